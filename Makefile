@@ -1,0 +1,57 @@
+# fcrlab — every target creates .venv when it is missing; nothing else needs to be installed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+EXTRAS ?= notebook,test,bench
+
+.PHONY: help venv test lint report notebooks lab bench lock clean
+
+help:
+	@echo "make report     run the weekly report on the bundled sample, print where the HTML is"
+	@echo "make test       ruff + the whole test suite, nbval on the notebooks included"
+	@echo "make notebooks  re-execute the committed notebooks in place on the bundled sample"
+	@echo "make lab        JupyterLab on the notebooks"
+	@echo "make bench      benchmarks against DuckDB and pandas (1M contacts by default)"
+	@echo "make lock       re-pin constraints.txt from pyproject.toml (fresh venv, then pip freeze)"
+
+venv: $(STAMP)
+
+# constraints.txt pins every package to the versions the suite was tested with (nbval compares
+# outputs, and new versions change them); `make lock` refreshes it.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name fcrlab --display-name "fcrlab" >/dev/null
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests \
+	    --nbval notebooks --nbval-sanitize-with tests/sanitize.cfg
+
+report: $(STAMP)
+	$(BIN)/fcrlab report --params parameters/sample.yaml --out reports
+
+notebooks: $(STAMP)
+	$(BIN)/python -m fcrlab.report_notebooks
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks --allow-root
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_repeats.py
+
+lock:
+	rm -rf /tmp/fcrlab-lock && $(PYTHON) -m venv /tmp/fcrlab-lock
+	/tmp/fcrlab-lock/bin/python -m pip install --quiet --upgrade pip
+	/tmp/fcrlab-lock/bin/python -m pip install --quiet -e '.[notebook,test,bench]'
+	/tmp/fcrlab-lock/bin/python -m pip freeze --exclude-editable | grep -v '^fcrlab' > constraints.txt
+	@echo "constraints.txt updated: review the diff, then make test"
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .hypothesis

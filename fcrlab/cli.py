@@ -1,0 +1,264 @@
+"""`fcrlab` on the command line: a thin argparse layer over the same public functions.
+
+Bad input prints one line `error: …` on stderr and exits 2; `--json` prints exactly one JSON
+object on stdout and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from fcrlab.errors import FcrlabError, InputError
+from fcrlab.params import Params, load_params
+
+__all__ = ["main", "write_frame"]
+
+
+def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
+    """Write a result table to `.parquet`, `.csv` or `.xlsx` (by the file's extension)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv", ".xlsx"):
+        raise InputError(
+            f"unsupported output type {suffix or '(none)'!r}; use .parquet, .csv or .xlsx",
+            file=str(path),
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        # lz4 and no statistics: measurably faster on millions of rows (benchmarks/README.md).
+        frame.write_parquet(path, compression="lz4", statistics=False)
+    elif suffix == ".csv":
+        frame.write_csv(path)
+    else:
+        # Excel has no time zones: show local wall-clock times, which is what the zone column was.
+        local = frame.with_columns(
+            pl.col(c).dt.replace_time_zone(None)
+            for c, t in frame.schema.items()
+            if isinstance(t, pl.Datetime) and t.time_zone is not None
+        )
+        local.write_excel(path, autofit=True)
+    return path
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+def _definition_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--window", help="repeat window, e.g. 24h, 72h, 7d (default 7d)")
+    parser.add_argument("--match", help="topic | family | any (default topic)")
+    parser.add_argument("--channels", help="comma-separated channels that take part (default all)")
+    parser.add_argument("--abandoned", help="exclude | include (default exclude)")
+    parser.add_argument("--transfers", help="same_contact | breaks_fcr (default same_contact)")
+    parser.add_argument("--after-hours", help="as_is | follow_up_is_first (needs office_hours)")
+    parser.add_argument(
+        "--period", nargs=2, metavar=("START", "END"), help="local dates, end exclusive"
+    )
+    parser.add_argument("--observed-until", help="local date-time up to which data is complete")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", help="parameters file (YAML); flags override it")
+    parser.add_argument(
+        "--timezone", help="time zone of naive timestamps (default Europe/Amsterdam)"
+    )
+
+
+def _params(args: argparse.Namespace) -> Params:
+    overrides = {
+        "window": getattr(args, "window", None),
+        "match": getattr(args, "match", None),
+        "channels": getattr(args, "channels", None),
+        "abandoned": getattr(args, "abandoned", None),
+        "transfers": getattr(args, "transfers", None),
+        "after_hours": getattr(args, "after_hours", None),
+        "observed_until": getattr(args, "observed_until", None),
+        "timezone": getattr(args, "timezone", None),
+    }
+    period = getattr(args, "period", None)
+    if period:
+        overrides["period"] = {"start": period[0], "end": period[1]}
+    if isinstance(overrides["channels"], str):
+        overrides["channels"] = overrides["channels"].split(",")
+    return load_params(args.params, **overrides)
+
+
+# ---------------------------------------------------------------------------- commands
+def _cmd_repeats(args: argparse.Namespace) -> int:
+    from fcrlab.io import load_contacts
+    from fcrlab.repeats import LABEL_COLUMNS, label_repeats
+    from fcrlab.summary import fcr_summary
+
+    params = _params(args)
+    contacts = load_contacts(args.file, params)
+    labels = label_repeats(contacts, params, contact_fields=True)
+    if args.out:
+        write_frame(labels.select(LABEL_COLUMNS), args.out)
+    summary = fcr_summary(contacts, params, labels=labels)
+    if args.json:
+        print(_json(summary))
+        return 0
+    print(_describe_summary(summary))
+    if args.out:
+        print(f"labels written to {args.out}")
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _describe_summary(s: dict[str, Any]) -> str:
+    lines = [
+        f"rows read {s['rows_read']}, used {s['rows_used']}; "
+        + ", ".join(f"{k} {v}" for k, v in s["ledger"].items() if v),
+        f"episodes {s['episodes']} (+{s['pending_episodes']} pending), "
+        f"contacts counted {s['contacts_counted']}",
+    ]
+    for name, label in (
+        ("fcr", "FCR (behaviour)"),
+        ("fcr_flag", "FCR (agent ticked)"),
+        ("fcr_strict", "FCR (ticked and no repeat)"),
+        ("fcr_survey", "FCR (customer said)"),
+        ("repeat_rate", "repeat rate"),
+    ):
+        lines.append(
+            f"{label:<28} {_pct(s[name]):>7}  [{_pct(s[name + '_ci_low'])} – "
+            f"{_pct(s[name + '_ci_high'])}]  n={s[name + '_n']}"
+        )
+    return "\n".join(lines)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from fcrlab.io import load_contacts
+    from fcrlab.repeats import REASONS
+
+    params = _params(args)
+    contacts = load_contacts(args.file, params)
+    frame = contacts.frame
+    lines = [f"file(s): {', '.join(contacts.files)} — {contacts.rows_read} rows read"]
+    if len(contacts.files) > 1:
+        lines += [
+            f"  {f}: {n} rows" for f, n in zip(contacts.files, contacts.rows_per_file, strict=True)
+        ]
+    lines.append(f"columns found: {', '.join(contacts.columns_found)}")
+    if contacts.mapped:
+        lines.append("mapped: " + ", ".join(f"{a} → {b}" for a, b in contacts.mapped))
+    if contacts.defaulted:
+        lines.append("defaulted: " + ", ".join(f"{a} = {b}" for a, b in contacts.defaulted))
+    lines.append("parsed:")
+    lines += [f"  {c}: {how}" for c, how in contacts.parsed]
+    first, last = frame["started_at"].min(), frame["started_at"].max()
+    tz = params.timezone
+    lines.append(
+        f"started_at from {first.astimezone(params.tz):%Y-%m-%d %H:%M} to "  # type: ignore[union-attr]
+        f"{last.astimezone(params.tz):%Y-%m-%d %H:%M} ({tz})"  # type: ignore[union-attr]
+    )
+    channels = frame.group_by("channel").len().sort("len", "channel", descending=[True, False])
+    lines.append("channels: " + ", ".join(f"{c} {n}" for c, n in channels.iter_rows()))
+    if contacts.has("topic"):
+        lines.append(
+            f"topics: {frame['topic'].n_unique()} distinct, {frame['topic'].null_count()} empty"
+        )
+    customers = frame["customer_id"].drop_nulls().n_unique()
+    lines.append(f"customers: {customers}")
+    known = {
+        "duplicate": int(frame["duplicate"].sum()),
+        "anonymous": int((frame["customer_id"].is_null() & ~frame["duplicate"]).sum()),
+    }
+    lines.append(
+        "ledger at load (the other reasons are decided by `fcrlab repeats`): "
+        + ", ".join(f"{r} {known.get(r, '–')}" for r in REASONS[:2])
+        + f"; rows left for labelling {contacts.rows_read - sum(known.values())}"
+    )
+    print("\n".join(lines))
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from fcrlab.sample import SAMPLE_CONTACTS, SAMPLE_SEED, write_sample
+
+    written = write_sample(
+        args.out,
+        contacts=args.contacts or SAMPLE_CONTACTS,
+        seed=SAMPLE_SEED if args.seed is None else args.seed,
+    )
+    for name, path in written.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from fcrlab.report import run_report
+
+    index = run_report(args.params, week=args.week, out=args.out)
+    print(f"report: {index}")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are bad input too: one line on stderr, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from fcrlab import __version__
+
+    parser = _Parser(
+        prog="fcrlab",
+        description="First Contact Resolution from contact logs: repeats, knowledge gaps, "
+        "online-to-phone deflection.",
+    )
+    parser.add_argument("--version", action="version", version=f"fcrlab {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    repeats = commands.add_parser("repeats", help="label repeat contacts and compute FCR")
+    repeats.add_argument("file", help="contacts: .csv, .parquet, .xlsx or a glob of them")
+    _common(repeats)
+    _definition_flags(repeats)
+    repeats.add_argument("--out", help="write the per-row labels (.parquet, .csv or .xlsx)")
+    repeats.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    repeats.set_defaults(run=_cmd_repeats)
+
+    validate = commands.add_parser("validate", help="read a contacts file and say what was found")
+    validate.add_argument("file")
+    _common(validate)
+    validate.set_defaults(run=_cmd_validate)
+
+    sample = commands.add_parser("sample", help="write the synthetic sample data")
+    sample.add_argument("--out", default="data", help="folder (default data/)")
+    sample.add_argument("--contacts", type=int, help="number of contacts (default 50000)")
+    sample.add_argument("--seed", type=int, help="random seed (default 20261123)")
+    sample.set_defaults(run=_cmd_sample)
+
+    report = commands.add_parser("report", help="run the notebooks into an offline HTML report")
+    report.add_argument("--params", required=True, help="parameters file (YAML)")
+    report.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: latest fully observed)")
+    report.add_argument("--out", default="reports", help="folder (default reports/)")
+    report.set_defaults(run=_cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except FcrlabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
