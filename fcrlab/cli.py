@@ -198,7 +198,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from fcrlab.report import run_report
 
-    index = run_report(args.params, week=args.week, out=args.out)
+    def progress(message: str) -> None:
+        if sys.stderr.isatty():  # a scheduler's log stays clean
+            print(message, file=sys.stderr)
+
+    index = run_report(args.params, week=args.week, out=args.out, progress=progress)
     print(f"report: {index}")
     return 0
 

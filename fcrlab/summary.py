@@ -18,7 +18,11 @@ __all__ = [
     "episodes_table",
     "fcr_breakdown",
     "fcr_summary",
+    "fcr_variants",
+    "headline",
     "ledger",
+    "ledger_table",
+    "pending_table",
     "window_sensitivity",
 ]
 
@@ -159,3 +163,88 @@ def window_sensitivity(
                 }
             )
     return pl.DataFrame(rows).sort("match", "window_hours")
+
+
+_VARIANTS = (
+    ("fcr", "Customers did not come back (behaviour)"),
+    ("fcr_flag", "Agent ticked 'resolved'"),
+    ("fcr_strict", "Ticked resolved and did not come back"),
+    ("fcr_survey", "Customer said resolved (survey)"),
+)
+
+
+def fcr_variants(summary: dict[str, Any]) -> pl.DataFrame:
+    """The four FCR readings of one summary as a long table, for a chart or a glance."""
+    return pl.DataFrame(
+        [
+            {
+                "measure": name,
+                "label": label,
+                "rate": summary[name],
+                "ci_low": summary[f"{name}_ci_low"],
+                "ci_high": summary[f"{name}_ci_high"],
+                "n": summary[f"{name}_n"],
+            }
+            for name, label in _VARIANTS
+        ],
+        schema={
+            "measure": pl.String,
+            "label": pl.String,
+            "rate": pl.Float64,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+            "n": pl.Int64,
+        },
+    )
+
+
+def ledger_table(summary: dict[str, Any]) -> pl.DataFrame:
+    """Rows read, used and left out per reason: the accounting every report shows."""
+    rows = [("rows read", summary["rows_read"]), ("rows used", summary["rows_used"])]
+    rows += [(f"left out: {reason}", n) for reason, n in summary["ledger"].items()]
+    return pl.DataFrame(rows, schema={"rows": pl.String, "count": pl.Int64}, orient="row")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def headline(summary: dict[str, Any]) -> str:
+    """The gap between what the organisation records and what customers do, in plain words."""
+    params = summary["params"]
+    window, match = params["window"], params["match"]
+    same = {"topic": "the same topic", "family": "the same topic family", "any": "anything"}[match]
+    parts = [
+        f"Of {summary['episodes']:,} questions, {_pct(summary['fcr'])} were solved at the first "
+        f"contact: the customer did not come back about {same} within {window}."
+    ]
+    if summary["fcr_flag"] is not None and summary["fcr"] is not None:
+        gap = summary["fcr_flag"] - summary["fcr"]
+        parts.append(
+            f"Agents ticked {_pct(summary['fcr_flag'])} as resolved, "
+            f"{abs(100 * gap):.0f} points {'more' if gap >= 0 else 'less'} than customers' "
+            f"behaviour shows; only {_pct(summary['fcr_strict'])} were both ticked and really "
+            "solved."
+        )
+    if summary["fcr_survey"] is not None:
+        parts.append(
+            f"In surveys {_pct(summary['fcr_survey'])} of customers said their question was "
+            f"resolved (n = {summary['fcr_survey_n']:,})."
+        )
+    if summary["pending_episodes"]:
+        parts.append(
+            f"{summary['pending_episodes']:,} more questions are too recent to judge (pending)."
+        )
+    return " ".join(parts)
+
+
+def pending_table(labels: pl.DataFrame) -> pl.DataFrame:
+    """Reported episodes still pending, per local start date: what the next run will settle."""
+    firsts = labels.filter(
+        pl.col("counted") & pl.col("in_period") & (pl.col("episode_seq") == 1) & pl.col("pending")
+    )
+    return (
+        firsts.group_by(day=pl.col("started_at").dt.date())
+        .agg(pending_episodes=pl.len(), repeats_so_far=(pl.col("episode_size") - 1).sum())
+        .sort("day")
+    )
