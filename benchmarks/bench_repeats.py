@@ -117,7 +117,8 @@ df.to_parquet(sys.argv[2])
 
 FLOOR = """
 import sys, polars as pl
-pl.read_parquet(sys.argv[1]).sort("customer_id", "started_at").write_parquet(sys.argv[2], compression="lz4", statistics=False)
+frame = pl.read_parquet(sys.argv[1]).sort("customer_id", "started_at")
+frame.write_parquet(sys.argv[2], compression="lz4", statistics=False)
 """
 
 CONTENDERS = {
