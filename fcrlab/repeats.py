@@ -1,10 +1,12 @@
 """Repeat contacts and episodes: SPEC §2's ten rules, in order, on the canonical contacts frame.
 
-How it stays fast on tens of millions of contacts: one global sort on a 64-bit hash of
-(customer, match key) and then only `shift`/`forward_fill`/gathers inside the sorted frame with
-a same-group mask; no `group_by` or `over` on the hot path. `abandoned: include` breaks the
-per-key grouping (an abandoned attempt matches every topic), so it takes a general path: each
-contact's previous matching contact by position, then episode roots by pointer jumping.
+How it stays fast on tens of millions of contacts: the strings are hashed once, and one sort of
+a small numeric frame (row, hash of customer and match key, start) puts every group together in
+rule-6 order; then only `shift`/`forward_fill`/gathers with a same-group mask, no `group_by` or
+`over` on the hot path, and the labels go back to input order by position. `abandoned: include`
+breaks the per-key grouping (an abandoned attempt matches every topic), so it takes a general
+path: each contact's previous matching contact by position, then episode roots by pointer
+jumping.
 """
 
 from __future__ import annotations
@@ -59,15 +61,13 @@ LABEL_COLUMNS = (
     "pending",
     "in_period",
 )
-_LABELS = LABEL_COLUMNS[LABEL_COLUMNS.index("episode_id") :]
-_LABEL_TYPES: dict[str, pl.DataType] = {
-    "counted": pl.Boolean(),
-    "excluded_reason": pl.String(),
-    "episode_id": pl.String(),
-    "episode_seq": pl.Int32(),
+_EMPTY_LABELS: dict[str, pl.DataType] = {
+    "row": pl.UInt32(),
     "is_repeat": pl.Boolean(),
-    "repeat_of": pl.String(),
+    "prev_row": pl.UInt32(),
+    "root_row": pl.UInt32(),
     "gap_hours": pl.Float64(),
+    "episode_seq": pl.Int32(),
     "episode_size": pl.Int32(),
     "first_contact_fix": pl.Boolean(),
     "pending": pl.Boolean(),
@@ -191,194 +191,224 @@ def _merge_legs(frame: pl.DataFrame) -> pl.DataFrame:
     ).drop(f"{c}__merged" for c in merged_columns)
 
 
-# ------------------------------------------------------------------ ordering helpers
-def _sorted_by_key(frame: pl.DataFrame, key: pl.Expr) -> tuple[pl.DataFrame, pl.Expr]:
-    """Sort so that each (customer, key) group is contiguous and in rule-6 order.
+# ------------------------------------------------------------------ ordering
+# The engine works on a small numeric frame per active contact: `row` (its position in the
+# contacts frame), `t` (start in µs since the epoch, UTC) and hashes of its grouping strings.
+# Strings are only touched again at the very end, to fill `episode_id` and `repeat_of`.
+_US_PER_HOUR = 3_600_000_000
 
-    Sorting on one 64-bit hash is much faster than on the strings. Hashes can collide: if two
-    groups share a hash their rows could interleave, so we count group boundaries both ways and
-    fall back to sorting on the strings when they differ.
+
+def _us(value: dt.timedelta) -> int:
+    return value // dt.timedelta(microseconds=1)
+
+
+def _keyed(frame: pl.DataFrame, active: pl.Series, key: pl.Expr | None) -> pl.DataFrame:
+    """Active rows with two independent 64-bit hashes of (customer, key) and their start."""
+    customer = pl.col("customer_id")
+    if key is None:  # group by customer only
+        h1, h2 = customer.hash(seed=11), customer.hash(seed=13)
+    else:
+        h1 = customer.hash(seed=1) ^ key.hash(seed=2)
+        h2 = customer.hash(seed=3) ^ key.hash(seed=4)
+    return frame.select(
+        row=pl.int_range(pl.len(), dtype=pl.UInt32),
+        h1=h1,
+        h2=h2,
+        t=pl.col("started_at").dt.epoch("us"),
+    ).filter(active)
+
+
+def _group_order(frame: pl.DataFrame, active: pl.Series, key: pl.Expr | None) -> pl.DataFrame:
+    """Active contacts with each (customer, key) group contiguous and in rule-6 order, plus a
+    `same` column: the previous row is of the same group.
+
+    Sorting on a 64-bit hash and the start time is several times faster than on the strings.
+    Ties in time need `contact_id` (rule 6), so when there are any the sort includes it. A
+    second independent hash guards against collisions: if two groups share `h1` their rows
+    could interleave, which shows as more (h1, h2) runs than h1 runs, and then we sort on the
+    strings themselves. Two groups sharing both hashes (odds ~2^-128 per pair) is accepted.
     """
-    frame = frame.with_columns(__key=key)
-    group_hash = pl.struct("customer_id", "__key").hash(seed=7)
-    ordered = frame.sort(group_hash, "started_at", "contact_id")
-    same = pl.col("customer_id").eq_missing(pl.col("customer_id").shift()) & pl.col(
-        "__key"
-    ).eq_missing(pl.col("__key").shift())
-    check = ordered.select(
-        hash_runs=(group_hash != group_hash.shift()).fill_null(True).sum(),
-        key_runs=(~same).sum(),
-    )
-    if check["hash_runs"][0] != check["key_runs"][0]:
-        ordered = frame.sort("customer_id", "__key", "started_at", "contact_id", nulls_last=True)
-    return ordered, same
+    keyed = _keyed(frame, active, key)
+    h1, h2, t = pl.col("h1"), pl.col("h2"), pl.col("t")
+    order = keyed.sort("h1", "t")
+    if order.select(((h1 == h1.shift()) & (t == t.shift())).any()).item():
+        ids = frame["contact_id"].gather(keyed["row"])
+        order = keyed.with_columns(__id=ids).sort("h1", "t", "__id").drop("__id")
+    new_h1 = (h1 != h1.shift()).fill_null(True)
+    new_pair = (new_h1 | (h2 != h2.shift())).fill_null(True)
+    runs = order.select(h1=new_h1.sum(), pair=new_pair.sum()).row(0)
+    if runs[0] == runs[1]:
+        return order.with_columns(same=~new_pair)
+    # A hash collision between groups: sort on the strings (exact, slower).
+    columns = [pl.col("customer_id").gather(keyed["row"])]
+    names = ["__customer"]
+    if key is not None:
+        columns.append(key.gather(keyed["row"]))
+        names.append("__key")
+    exact = keyed.with_columns(
+        frame.select(*[c.alias(n) for c, n in zip(columns, names, strict=True)]),
+        __id=frame["contact_id"].gather(keyed["row"]),
+    ).sort(*names, "t", "__id", nulls_last=True)
+    same = pl.lit(True)
+    for name in names:
+        same = same & pl.col(name).eq_missing(pl.col(name).shift())
+    return exact.with_columns(same=same.fill_null(False)).drop(*names, "__id")
 
 
-def _sorted_by_customer(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Expr]:
-    """Rule-6 order per customer (customers contiguous, hash-sorted as above)."""
-    customer_hash = pl.col("customer_id").hash(seed=11)
-    ordered = frame.sort(customer_hash, "started_at", "contact_id")
-    same = pl.col("customer_id") == pl.col("customer_id").shift()
-    check = ordered.select(
-        hash_runs=(customer_hash != customer_hash.shift()).fill_null(True).sum(),
-        key_runs=(~same.fill_null(False)).sum(),
-    )
-    if check["hash_runs"][0] != check["key_runs"][0]:
-        ordered = frame.sort("customer_id", "started_at", "contact_id")
-    return ordered, same.fill_null(False)
+def _positions(rows: pl.Series, n: int) -> pl.Series:
+    """For each of `n` frame rows, its position in `rows` (null when absent)."""
+    empty = pl.select(pl.repeat(None, n, dtype=pl.UInt32)).to_series()
+    return empty.scatter(rows, pl.int_range(rows.len(), eager=True, dtype=pl.UInt32))
 
 
-def _matching_neighbours(frame: pl.DataFrame, key: pl.Expr) -> pl.DataFrame:
-    """General path (`abandoned: include`): positions of each contact's previous and next
-    matching contact, in a frame sorted by customer in rule-6 order (column `__pos`).
+def _matching_neighbours(frame: pl.DataFrame, active: pl.Series, key: pl.Expr) -> pl.DataFrame:
+    """General path (`abandoned: include`): in rule-6 order per customer, the positions of each
+    contact's previous and next *matching* contact (`prev`, `next`).
 
     A contact matches an earlier one with the same key, or any abandoned one; an abandoned
     contact matches every contact (SPEC §2 rule 4).
     """
-    ordered, same_customer = _sorted_by_customer(frame)
-    n = ordered.height
-    ordered = ordered.with_columns(
-        __pos=pl.int_range(n, dtype=pl.Int64),
-        __abandoned=pl.col("outcome") == "abandoned",
-        __same_customer=same_customer,
+    customers = _group_order(frame, active, None)
+    abandoned = (frame["outcome"] == "abandoned").gather(customers["row"])
+    position = pl.int_range(pl.len(), dtype=pl.UInt32)
+    customers = customers.with_columns(pos=position, abandoned=abandoned).with_columns(
+        first=pl.when(~pl.col("same")).then("pos").forward_fill(),
+        last=pl.when(~pl.col("same").shift(-1).fill_null(False)).then("pos").backward_fill(),
     )
-    # First position of each customer, to keep forward/backward fills inside the customer.
-    ordered = ordered.with_columns(
-        __cust_start=pl.when(~pl.col("__same_customer")).then(pl.col("__pos")).forward_fill(),
-    ).with_columns(
-        __cust_end=pl.when(~pl.col("__same_customer").shift(-1).fill_null(False))
-        .then(pl.col("__pos"))
-        .backward_fill(),
+    # Previous/next contact with the same key, found in key order, expressed in positions.
+    by_key = _group_order(frame, active, key)
+    position_of = _positions(customers["row"], frame.height)
+    key_pos = position_of.gather(by_key["row"])
+    by_key = by_key.with_columns(kpos=key_pos).select(
+        "kpos",
+        prev_key=pl.when("same").then(pl.col("kpos").shift()),
+        next_key=pl.when(pl.col("same").shift(-1).fill_null(False)).then(pl.col("kpos").shift(-1)),
     )
-    by_key, same_key = _sorted_by_key(ordered, key)
-    by_key = by_key.select(
-        "__pos",
-        __prev_key=pl.when(same_key).then(pl.col("__pos").shift()),
-        __next_key=pl.when(same_key.shift(-1).fill_null(False)).then(pl.col("__pos").shift(-1)),
-    ).sort("__pos")
-    abandoned_pos = pl.when(pl.col("__abandoned")).then(pl.col("__pos"))
-    ordered = ordered.with_columns(
-        by_key["__prev_key"],
-        by_key["__next_key"],
-        __prev_ab=abandoned_pos.shift().forward_fill(),
-        __next_ab=abandoned_pos.shift(-1).backward_fill(),
+    n = customers.height
+    nothing = pl.select(pl.repeat(None, n, dtype=pl.UInt32)).to_series()
+    prev_key = nothing.clone().scatter(by_key["kpos"], by_key["prev_key"])
+    next_key = nothing.clone().scatter(by_key["kpos"], by_key["next_key"])
+    abandoned_pos = pl.when("abandoned").then("pos")
+    customers = customers.with_columns(
+        prev_key=prev_key,
+        next_key=next_key,
+        prev_ab=abandoned_pos.shift().forward_fill(),
+        next_ab=abandoned_pos.shift(-1).backward_fill(),
     )
-    in_customer_prev = pl.col("__prev_ab") >= pl.col("__cust_start")
-    in_customer_next = pl.col("__next_ab") <= pl.col("__cust_end")
-    prev_any = pl.when(pl.col("__same_customer")).then(pl.col("__pos") - 1)
-    next_any = pl.when(pl.col("__pos") < pl.col("__cust_end")).then(pl.col("__pos") + 1)
-    return ordered.with_columns(
-        __prev=pl.when(pl.col("__abandoned"))
-        .then(prev_any)
-        .otherwise(pl.max_horizontal("__prev_key", pl.when(in_customer_prev).then("__prev_ab"))),
-        __next=pl.when(pl.col("__abandoned"))
-        .then(next_any)
-        .otherwise(pl.min_horizontal("__next_key", pl.when(in_customer_next).then("__next_ab"))),
+    prev_ab = pl.when(pl.col("prev_ab") >= pl.col("first")).then("prev_ab")
+    next_ab = pl.when(pl.col("next_ab") <= pl.col("last")).then("next_ab")
+    prev_any = pl.when("same").then(pl.col("pos") - 1)
+    next_any = pl.when(pl.col("pos") < pl.col("last")).then(pl.col("pos") + 1)
+    return customers.with_columns(
+        prev=pl.when("abandoned").then(prev_any).otherwise(pl.max_horizontal("prev_key", prev_ab)),
+        next=pl.when("abandoned").then(next_any).otherwise(pl.min_horizontal("next_key", next_ab)),
     )
 
 
 # ------------------------------------------------------------------ rule 5: after hours
-def _after_hours(active: pl.DataFrame, params: Params, general: bool) -> pl.Series:
-    """Source rows left out by SPEC §2 rule 5 (decided once on the counted contacts, D3)."""
+def _after_hours(
+    frame: pl.DataFrame, active: pl.Series, params: Params, general: bool
+) -> pl.Series:
+    """Frame rows left out by SPEC §2 rule 5 (decided once on the counted contacts, D3)."""
     assert params.office_hours is not None
-    closed = ~is_open(pl.col("started_at"), params.office_hours, params.timezone)
     key = match_key(params.match)
     if general:
-        ordered = _matching_neighbours(active, key)
-        ordered = ordered.with_columns(
-            __next_start=pl.when(pl.col("__next").is_not_null()).then(
-                pl.col("started_at").gather(pl.col("__next").fill_null(0))
-            )
+        order = _matching_neighbours(frame, active, key)
+        next_t = pl.when(pl.col("next").is_not_null()).then(
+            pl.col("t").gather(pl.col("next").fill_null(0))
         )
     else:
-        ordered, same = _sorted_by_key(active, key)
-        ordered = ordered.with_columns(
-            __next_start=pl.when(same.shift(-1).fill_null(False)).then(
-                pl.col("started_at").shift(-1)
-            )
-        )
-    followed = (pl.col("__next_start") - pl.col("started_at")) <= params.window
-    return ordered.filter(closed & followed.fill_null(False))["source_row"]
+        order = _group_order(frame, active, key)
+        next_t = pl.when(pl.col("same").shift(-1).fill_null(False)).then(pl.col("t").shift(-1))
+    started = pl.from_epoch("t", time_unit="us").dt.replace_time_zone("UTC")
+    closed = ~is_open(started, params.office_hours, params.timezone)
+    followed = ((next_t - pl.col("t")) <= _us(params.window)).fill_null(False)
+    return order.filter(closed & followed)["row"]
 
 
 # ------------------------------------------------------------------ rules 6–9: episodes
-def _episodes_by_key(active: pl.DataFrame, params: Params) -> pl.DataFrame:
+# Each path returns the active contacts in an order where every episode is a contiguous run
+# that starts with its first contact, with `row`, `t`, `is_repeat`, `prev_row` and `gap_us`.
+def _episodes_by_key(frame: pl.DataFrame, active: pl.Series, params: Params) -> pl.DataFrame:
     """Rules 6–7 when episodes never cross keys: contiguous runs inside each sorted group."""
-    ordered, same = _sorted_by_key(active, match_key(params.match))
-    gap = pl.col("started_at") - pl.col("started_at").shift()
-    is_repeat = (same & (gap <= params.window)).fill_null(False)
-    position = pl.int_range(pl.len(), dtype=pl.Int64)
-    ordered = ordered.with_columns(
+    order = _group_order(frame, active, match_key(params.match))
+    gap = pl.col("t") - pl.col("t").shift()
+    is_repeat = (pl.col("same") & (gap <= _us(params.window))).fill_null(False)
+    return order.select(
+        "row",
+        "t",
         is_repeat=is_repeat,
-        repeat_of=pl.when(is_repeat).then(pl.col("contact_id").shift()),
-        gap_hours=pl.when(is_repeat).then(gap.dt.total_microseconds() / 3_600_000_000),
-        __pos=position,
-    ).with_columns(__root=pl.when(~pl.col("is_repeat")).then(pl.col("__pos")).forward_fill())
-    return ordered
-
-
-def _episodes_general(active: pl.DataFrame, params: Params) -> pl.DataFrame:
-    """Rules 6–7 under `abandoned: include`: previous matching contact, then roots by jumping."""
-    ordered = _matching_neighbours(active, match_key(params.match))
-    prev_start = pl.col("started_at").gather(pl.col("__prev").fill_null(0))
-    gap = pl.col("started_at") - prev_start
-    is_repeat = (pl.col("__prev").is_not_null() & (gap <= params.window)).fill_null(False)
-    ordered = ordered.with_columns(
-        is_repeat=is_repeat,
-        repeat_of=pl.when(is_repeat).then(
-            pl.col("contact_id").gather(pl.col("__prev").fill_null(0))
-        ),
-        gap_hours=pl.when(is_repeat).then(gap.dt.total_microseconds() / 3_600_000_000),
+        prev_row=pl.when(is_repeat).then(pl.col("row").shift()),
+        gap_us=pl.when(is_repeat).then(gap),
     )
-    parent = ordered.select(
-        pl.when(pl.col("is_repeat")).then(pl.col("__prev")).otherwise(pl.col("__pos"))
-    ).to_series()
+
+
+def _episodes_general(frame: pl.DataFrame, active: pl.Series, params: Params) -> pl.DataFrame:
+    """Rules 6–7 under `abandoned: include`: previous matching contact, then roots by jumping."""
+    order = _matching_neighbours(frame, active, match_key(params.match))
+    prev = pl.col("prev").fill_null(0)
+    gap = pl.col("t") - pl.col("t").gather(prev)
+    is_repeat = (pl.col("prev").is_not_null() & (gap <= _us(params.window))).fill_null(False)
+    order = order.with_columns(
+        is_repeat=is_repeat,
+        prev_row=pl.when(is_repeat).then(pl.col("row").gather(prev)),
+        gap_us=pl.when(is_repeat).then(gap),
+    )
+    parent = order.select(pl.when("is_repeat").then("prev").otherwise("pos")).to_series()
     # Pointer jumping: every step halves the remaining distance to the episode's first contact.
     while True:
         grand = parent.gather(parent)
         if grand.equals(parent):
             break
         parent = grand
-    # Episodes become contiguous when sorted by (root, position).
-    ordered = ordered.with_columns(__root=parent).sort("__root", "__pos")
-    return ordered.with_columns(__pos=pl.int_range(pl.len(), dtype=pl.Int64)).with_columns(
-        __root=pl.when(~pl.col("is_repeat")).then(pl.col("__pos")).forward_fill()
+    return (
+        order.with_columns(root=parent)
+        .sort("root", "pos")
+        .select("row", "t", "is_repeat", "prev_row", "gap_us")
     )
 
 
 def _finish_episodes(
-    ordered: pl.DataFrame, params: Params, until: dt.datetime | None
+    order: pl.DataFrame, frame: pl.DataFrame, params: Params, until: dt.datetime | None
 ) -> pl.DataFrame:
-    """Rules 7–10 on a frame whose episodes are contiguous runs (`__root` = first position)."""
-    root = pl.col("__root")
-    first_start = pl.col("started_at").gather(root)
-    ordered = ordered.with_columns(
-        episode_id=pl.col("contact_id").gather(root),
-        episode_seq=(pl.col("__pos") - root + 1).cast(pl.Int32),
-        __first_start=first_start,
-    )
-    # Episodes are contiguous runs in order, so their sizes line up with a running count.
-    sizes = ordered["__root"].unique_counts()
-    episode_number = (~pl.col("is_repeat")).cast(pl.Int64).cum_sum() - 1
-    ordered = ordered.with_columns(episode_size=pl.lit(sizes).gather(episode_number).cast(pl.Int32))
+    """Rules 7–10 on contiguous episodes: ids, sequence, size, fixes, pending, period."""
+    position = pl.int_range(pl.len(), dtype=pl.UInt32)
+    # Episodes are contiguous runs: the first position of a run is its root, the last its end.
+    last = ~pl.col("is_repeat").shift(-1).fill_null(False)
+    order = order.with_columns(
+        root=pl.when(~pl.col("is_repeat")).then(position).forward_fill(),
+        end=pl.when(last).then(position).backward_fill(),
+        abandoned=(frame["outcome"] == "abandoned").gather(order["row"]),
+        legs=frame["legs"].gather(order["row"]),
+    ).with_columns(episode_size=(pl.col("end") - pl.col("root") + 1).cast(pl.Int32))
+    first_t = pl.col("t").gather(pl.col("root"))
     # SPEC §2 rule 9: pending when the first contact's window is not fully observed.
-    pending = pl.lit(False) if until is None else (pl.col("__first_start") + params.window) > until
-    fix = (pl.col("episode_size") == 1) & (pl.col("outcome") != "abandoned")
+    if until is None:
+        pending = pl.lit(False)
+    else:
+        limit = _us(until - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) - _us(params.window)
+        pending = first_t > limit
+    fix = (pl.col("episode_size") == 1) & ~pl.col("abandoned")
     if params.transfers == "breaks_fcr":
         fix = fix & (pl.col("legs") == 1)
     if params.period is None:
         in_period = pl.lit(True)
     else:
-        first_day = local_date(pl.col("__first_start"), params.timezone)
+        first_start = pl.from_epoch(first_t, time_unit="us").dt.replace_time_zone("UTC")
+        first_day = local_date(first_start, params.timezone)
         in_period = (first_day >= params.period.start) & (first_day < params.period.end)
-    return ordered.with_columns(
+    seq = (position - pl.col("root") + 1).cast(pl.Int32)
+    return order.select(
+        "row",
+        "is_repeat",
+        "prev_row",
+        root_row=pl.col("row").gather(pl.col("root")),
+        gap_hours=pl.col("gap_us") / _US_PER_HOUR,
+        episode_seq=seq,
+        episode_size="episode_size",
+        first_contact_fix=pl.when((seq == 1) & ~pending).then(fix),
         pending=pending,
-        first_contact_fix=pl.when((pl.col("episode_seq") == 1) & ~pending).then(fix),
         in_period=in_period,
-        counted=pl.lit(True),
-    ).with_columns(
-        # SPEC §2 rule 10 / decisions D1: rows of episodes outside the period keep their labels.
-        excluded_reason=pl.when(~pl.col("in_period")).then(pl.lit("outside_period"))
     )
 
 
@@ -386,7 +416,7 @@ def _finish_episodes(
 def label_repeats(
     contacts: Contacts, params: Params | None = None, *, contact_fields: bool = False
 ) -> pl.DataFrame:
-    """Label every input row with SPEC §3's columns (one row per row read).
+    """Label every input row with SPEC §3's columns: one row per row read, in input order.
 
     With `contact_fields=True` the merged contact's other fields (team, agent, resolved, survey,
     CES, CSAT, direction, outcome, number of legs, …) follow, for summaries and gap analyses.
@@ -395,43 +425,38 @@ def label_repeats(
     _check_topic(contacts, params)
     until = observed_until(contacts, params)
     frame = _first_reasons(contacts, params, until)
-    active = frame.filter(pl.col("excluded_reason").is_null())
-    general = params.abandoned == "include" and bool((active["outcome"] == "abandoned").any())
-    if params.after_hours == "follow_up_is_first" and active.height:
-        late = _after_hours(active, params, general)
-        if late.len():
-            is_late = pl.col("source_row").is_in(late.implode())
-            frame = frame.with_columns(
-                excluded_reason=pl.when(is_late)
-                .then(pl.lit("after_hours"))
-                .otherwise(pl.col("excluded_reason"))
-            )
-            active = active.filter(~is_late)
-    if active.height:
-        episodes = (
-            _episodes_general(active, params) if general else _episodes_by_key(active, params)
+    n = frame.height
+    active = frame["excluded_reason"].is_null()
+    general = params.abandoned == "include" and bool(
+        (active & (frame["outcome"] == "abandoned")).any()
+    )
+    if params.after_hours == "follow_up_is_first" and active.any():
+        late = _positions(_after_hours(frame, active, params, general), n).is_not_null()
+        frame = frame.with_columns(
+            excluded_reason=pl.when(late)
+            .then(pl.lit("after_hours"))
+            .otherwise(pl.col("excluded_reason"))
         )
-        labelled = _finish_episodes(episodes, params, until)
+        active = active & ~late
+    if active.any():
+        order = (_episodes_general if general else _episodes_by_key)(frame, active, params)
+        labels = _finish_episodes(order, frame, params, until)
     else:
-        labelled = active.with_columns(
-            counted=pl.lit(True),
-            **{c: pl.lit(None) for c in _LABELS if c != "counted"},
-        )
-    left_out = frame.filter(pl.col("excluded_reason").is_not_null()).with_columns(
-        counted=pl.lit(False)
-    )
+        labels = pl.DataFrame(schema=_EMPTY_LABELS)
+    # Back to input order: each frame row takes its labels by position (null when not counted).
+    where = _positions(labels["row"], n)
+    labelled = labels.drop("row").select(pl.all().gather(where))
+    counted = where.is_not_null()
+    in_period = labelled["in_period"]
     columns = [*LABEL_COLUMNS, *(CONTACT_FIELDS if contact_fields else ())]
-    typed = [pl.col(c).cast(t) for c, t in _LABEL_TYPES.items()]
-    out = pl.concat(
-        [
-            labelled.with_columns(typed).select(columns),
-            left_out.with_columns(
-                pl.lit(None, dtype=t).alias(c)
-                for c, t in _LABEL_TYPES.items()
-                if c not in ("counted", "excluded_reason")
-            )
-            .with_columns(typed)
-            .select(columns),
-        ]
-    )
-    return out.with_columns(pl.col("started_at").dt.convert_time_zone(params.timezone))
+    return frame.with_columns(
+        labelled.drop("prev_row", "root_row"),
+        counted=counted,
+        episode_id=frame["contact_id"].gather(labelled["root_row"]),
+        repeat_of=frame["contact_id"].gather(labelled["prev_row"]),
+        # SPEC §2 rule 10 / decisions D1: rows of episodes outside the period keep their labels.
+        excluded_reason=pl.when(counted & ~in_period)
+        .then(pl.lit("outside_period"))
+        .otherwise(pl.col("excluded_reason")),
+        started_at=pl.col("started_at").dt.convert_time_zone(params.timezone),
+    ).select(columns)
