@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXTRAS ?= notebook,test,bench
+# The bundled sample is synthetic: its notebooks and report use a fixed, public salt so their
+# outputs are reproducible (SPEC §4). Real data: set your own secret FCRLAB_SALT.
+SAMPLE_SALT := FCRLAB_SALT=fcrlab-public-sample-salt
 
 .PHONY: help venv test lint report notebooks lab bench lock clean
 
@@ -31,16 +34,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests \
+	$(SAMPLE_SALT) $(BIN)/python -m pytest -q -p no:cacheprovider tests \
 	    --nbval notebooks --nbval-sanitize-with tests/sanitize.cfg
 
 report: $(STAMP)
-	$(BIN)/fcrlab report --params parameters/sample.yaml --out reports
+	$(SAMPLE_SALT) $(BIN)/fcrlab report --params parameters/sample.yaml --out reports
 
 # Executed in place from notebooks/ with their own defaults, which are the bundled sample.
 notebooks: $(STAMP)
 	cd notebooks && for nb in 0*.ipynb; do \
-	    ../$(BIN)/papermill --no-progress-bar -k fcrlab --cwd . "$$nb" "$$nb" || exit 1; \
+	    $(SAMPLE_SALT) ../$(BIN)/papermill --no-progress-bar -k fcrlab --cwd . "$$nb" "$$nb" || exit 1; \
 	done
 
 lab: $(STAMP)

@@ -97,6 +97,8 @@ def _cmd_repeats(args: argparse.Namespace) -> int:
     from fcrlab.summary import fcr_summary
 
     params = _params(args)
+    if args.chunks:
+        return _repeats_in_chunks(args, params)
     contacts = load_contacts(args.file, params)
     labels = label_repeats(contacts, params, contact_fields=True)
     if args.out:
@@ -107,6 +109,22 @@ def _cmd_repeats(args: argparse.Namespace) -> int:
         return 0
     print(_describe_summary(summary))
     if args.out:
+        print(f"labels written to {args.out}")
+    return 0
+
+
+def _repeats_in_chunks(args: argparse.Namespace, params: Params) -> int:
+    """Inputs larger than memory: label chunk by chunk into --out; report the ledger."""
+    from fcrlab import __version__
+    from fcrlab.chunks import label_repeats_in_chunks
+
+    if not args.out or not str(args.out).lower().endswith(".parquet"):
+        raise InputError("--chunks writes its labels to a .parquet file: give --out FILE.parquet")
+    book = label_repeats_in_chunks(args.file, args.out, params, chunks=args.chunks)
+    if args.json:
+        print(_json({**book, "params": params.to_dict(), "fcrlab_version": __version__}))
+    else:
+        print(", ".join(f"{k} {v}" for k, v in book.items() if v or k.startswith("rows")))
         print(f"labels written to {args.out}")
     return 0
 
@@ -231,6 +249,11 @@ def _parser() -> argparse.ArgumentParser:
     _definition_flags(repeats)
     repeats.add_argument("--out", help="write the per-row labels (.parquet, .csv or .xlsx)")
     repeats.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    repeats.add_argument(
+        "--chunks",
+        type=int,
+        help="label a large Parquet input in N chunks by customer (needs --out; prints the ledger)",
+    )
     repeats.set_defaults(run=_cmd_repeats)
 
     validate = commands.add_parser("validate", help="read a contacts file and say what was found")

@@ -352,8 +352,13 @@ def contacts_from_frame(
     *,
     files: Sequence[str] = (),
     rows_per_file: Sequence[int] = (),
+    source_rows: pl.Series | None = None,
 ) -> Contacts:
-    """Normalise a raw contacts frame (columns as in the export) into the canonical frame."""
+    """Normalise a raw contacts frame (columns as in the export) into the canonical frame.
+
+    `source_rows` gives the rows' numbers in the whole input when `raw` is only part of it
+    (a chunk); by default the rows are numbered 1, 2, … in order.
+    """
     where = _Locator(files, rows_per_file or [raw.height], source)
     file_label = files[0] if len(files) == 1 else source
     if raw.height == 0:
@@ -377,8 +382,14 @@ def contacts_from_frame(
             "map only one of them",
             file=file_label,
         )
-    frame = raw.rename(mapping).with_row_index("source_row", offset=1)
-    frame = frame.with_columns(pl.col("source_row").cast(pl.Int64))
+    frame = raw.rename(mapping)
+    if source_rows is None:
+        frame = frame.with_row_index("source_row", offset=1)
+    else:
+        frame = frame.with_columns(source_row=source_rows)
+    frame = frame.select("source_row", pl.exclude("source_row")).with_columns(
+        pl.col("source_row").cast(pl.Int64)
+    )
     for column in _REQUIRED:
         if column not in frame.columns:
             near = difflib.get_close_matches(column, raw.columns, n=1, cutoff=0.5)

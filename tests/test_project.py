@@ -66,6 +66,7 @@ LAYERS = [
     "clock",
     "io",
     "repeats",
+    "chunks",
     "summary",
     "charts",
     "sample",
