@@ -8,13 +8,14 @@ EXTRAS ?= notebook,test,bench
 # outputs are reproducible (SPEC §4). Real data: set your own secret FCRLAB_SALT.
 SAMPLE_SALT := FCRLAB_SALT=fcrlab-public-sample-salt
 
-.PHONY: help venv test lint report notebooks lab bench lock clean
+.PHONY: help venv test lint report notebooks lab workshop bench lock clean chromium
 
 help:
 	@echo "make report     run the weekly report on the bundled sample, print where the HTML is"
 	@echo "make test       ruff + the whole test suite, nbval on the notebooks included"
 	@echo "make notebooks  re-execute the committed notebooks in place on the bundled sample"
 	@echo "make lab        JupyterLab on the notebooks"
+	@echo "make workshop   the workshop app (Voila) on http://127.0.0.1:8866"
 	@echo "make bench      benchmarks against DuckDB and pandas (1M contacts by default)"
 	@echo "make lock       re-pin constraints.txt from pyproject.toml (fresh venv, then pip freeze)"
 
@@ -33,7 +34,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# The browser tests drive Debian's chromium (never a downloaded browser); install it if missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: lint chromium
 	$(SAMPLE_SALT) $(BIN)/python -m pytest -q -p no:cacheprovider tests \
 	    --nbval notebooks --nbval-sanitize-with tests/sanitize.cfg
 
@@ -48,6 +57,10 @@ notebooks: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks --allow-root
+
+workshop: $(STAMP)
+	$(SAMPLE_SALT) $(BIN)/voila notebooks/04_workshop.ipynb --no-browser --port=8866 \
+	    --Voila.ip=127.0.0.1
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_repeats.py

@@ -15,6 +15,10 @@ __all__ = [
     "NOT_ENOUGH",
     "WORSE",
     "fcr_variants_chart",
+    "online_first_chart",
+    "page_call_rate_chart",
+    "page_change_chart",
+    "page_topic_heatmap",
     "rate_chart",
     "use_notebook_output",
     "window_curve",
@@ -143,4 +147,163 @@ def window_curve(sensitivity: pl.DataFrame) -> alt.Chart:
     )
     return (band + line).properties(
         width=460, height=260, title="How the window and the match rule move FCR"
+    )
+
+
+def topic_team_heatmap(
+    table: pl.DataFrame, *, value: str = "fcr", min_episodes: int = 30, title: str = ""
+) -> alt.Chart:
+    """FCR per topic × team as a heatmap (from `fcr_breakdown(labels, ["topic", "team"])` or
+    the gaps cells); cells with fewer than `min_episodes` episodes are grey, not coloured."""
+    frame = table.with_columns(
+        pl.col("topic").fill_null("(empty)"),
+        enough=pl.col("episodes") >= min_episodes,
+    )
+    base = alt.Chart(frame).encode(
+        x=alt.X("team:N", title=None, axis=alt.Axis(labelAngle=-30)),
+        y=alt.Y("topic:N", title=None),
+        tooltip=["topic", "team", alt.Tooltip(f"{value}:Q", format=".1%"), "episodes"],
+    )
+    cells = base.mark_rect().encode(
+        color=alt.condition(
+            "datum.enough",
+            alt.Color(
+                f"{value}:Q",
+                scale=alt.Scale(scheme="redyellowgreen", domain=[0.4, 1.0], clamp=True),
+                legend=alt.Legend(format="%", title="FCR"),
+            ),
+            alt.value(NOT_ENOUGH),
+        )
+    )
+    text = base.mark_text(fontSize=10).encode(
+        text=alt.Text(f"{value}:Q", format=".0%"),
+        color=alt.condition(f"datum.{value} < 0.55", alt.value("white"), alt.value("black")),
+    )
+    return (cells + text).properties(
+        width=alt.Step(70),
+        height=alt.Step(18),
+        title=title or "FCR by topic and team (grey: too few)",
+    )
+
+
+# ---------------------------------------------------------------------------- deflection
+def online_first_chart(shares: pl.DataFrame, by: str = "topic") -> alt.Chart:
+    """Per contact topic (or week): the share of callers who were online first and who read a
+    page about their question, each with its 95 % interval (from `deflection.shares_long`)."""
+    frame = shares.with_columns(pl.col(by).fill_null("(empty)").cast(pl.String))
+    colour = alt.Color(
+        "measure:N",
+        scale=alt.Scale(
+            domain=["on the site (any page)", "read a page about the question"],
+            range=["#9a9a9a", NEUTRAL],
+        ),
+        title=None,
+        legend=alt.Legend(orient="top", labelLimit=320),
+    )
+    base = alt.Chart(frame).encode(
+        y=alt.Y(f"{by}:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
+        yOffset=alt.YOffset("measure:N", sort=None),
+        color=colour,
+        tooltip=[by, "measure", alt.Tooltip("share:Q", format=".1%"), "contacts"],
+    )
+    points = base.mark_point(filled=True, size=55).encode(
+        x=alt.X(
+            "share:Q", axis=_percent_axis("share of judged calls"), scale=alt.Scale(domain=[0, 1])
+        )
+    )
+    errors = base.mark_rule(strokeWidth=2).encode(x="ci_low:Q", x2="ci_high:Q")
+    return (errors + points).properties(
+        width=420, height=alt.Step(11), title="Callers who were on the website first"
+    )
+
+
+def page_call_rate_chart(ranking: pl.DataFrame) -> alt.Chart:
+    """Per page the share of views followed by a call, highest first, with the cluster-robust
+    95 % interval and the views on the right; grey pages answer no topic (`Deflection.ranking`)."""
+    frame = ranking.sort("call_rate", "page", descending=[True, False]).with_columns(
+        kind=pl.when(pl.col("topic").is_null())
+        .then(pl.lit("answers no topic"))
+        .otherwise(pl.lit("answers a topic"))
+    )
+    colour = alt.Color(
+        "kind:N",
+        scale=alt.Scale(domain=["answers a topic", "answers no topic"], range=[WORSE, NOT_ENOUGH]),
+        title=None,
+        legend=alt.Legend(orient="top"),
+    )
+    base = alt.Chart(frame).encode(
+        y=alt.Y("page:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
+        tooltip=["page", "topic", alt.Tooltip("call_rate:Q", format=".1%"), "views"],
+    )
+    points = base.mark_point(filled=True, size=60).encode(
+        x=alt.X("call_rate:Q", axis=_percent_axis("views followed by a call")), color=colour
+    )
+    errors = base.mark_rule(strokeWidth=2).encode(x="ci_low:Q", x2="ci_high:Q", color=colour)
+    counts = base.mark_text(align="left", fontSize=11, color="#555555").encode(
+        x=alt.value(428), text=alt.Text("views:Q", format=",")
+    )
+    return (errors + points + counts).properties(
+        width=420, height=alt.Step(18), title="Pages that send people to the phone (views right)"
+    )
+
+
+def page_topic_heatmap(matrix: pl.DataFrame) -> alt.Chart:
+    """Page × topic of the first call after a view: the share of the page's views followed by a
+    call on that topic; outlined cells are calls the page is meant to answer (W9)."""
+    frame = matrix.with_columns(pl.col("call_topic").fill_null("(empty)"))
+    base = alt.Chart(frame).encode(
+        x=alt.X(
+            "call_topic:N", title="topic of the call that followed", axis=alt.Axis(labelAngle=-40)
+        ),
+        y=alt.Y("page:N", title=None),
+        tooltip=["page", "call_topic", "calls", "views", alt.Tooltip("share:Q", format=".2%")],
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            "share:Q",
+            scale=alt.Scale(scheme="oranges", type="sqrt"),
+            legend=alt.Legend(format="%", title="views → call"),
+        )
+    )
+    answers = base.mark_rect(fill=None, stroke="#222222", strokeWidth=1.5).encode(
+        opacity=alt.condition("datum.answers", alt.value(1), alt.value(0))
+    )
+    return (cells + answers).properties(
+        width=alt.Step(26), height=alt.Step(18), title="Which pages lead to which calls"
+    )
+
+
+def page_change_chart(weekly: pl.DataFrame, change: dict | None) -> alt.Chart:
+    """Weekly call rate after a view of the changed page against the other help pages, with
+    95 % bands, and the change date marked (from `Deflection.change_weekly`, `.change`)."""
+    frame = weekly.with_columns(
+        group=pl.when(pl.col("group") == "page")
+        .then(pl.lit(change["page"] if change else "page"))
+        .otherwise(pl.lit("other help pages"))
+    )
+    domain = [change["page"] if change else "page", "other help pages"]
+    colour = alt.Color(
+        "group:N", scale=alt.Scale(domain=domain, range=[WORSE, NEUTRAL]), title=None
+    )
+    base = alt.Chart(frame).encode(
+        x=alt.X("week_start:T", title="week", axis=alt.Axis(format="%d %b")), color=colour
+    )
+    band = base.mark_area(opacity=0.15).encode(y="ci_low:Q", y2="ci_high:Q")
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("call_rate:Q", axis=_percent_axis("views followed by a call")),
+        tooltip=["group", "week", alt.Tooltip("call_rate:Q", format=".1%"), "views"],
+    )
+    layers = [band, line]
+    if change:
+        marker = pl.DataFrame({"date": [change["date"]], "label": [f"changed {change['date']}"]})
+        marker = marker.with_columns(pl.col("date").str.to_date())
+        rule = alt.Chart(marker).mark_rule(strokeDash=[4, 3], color="#333333").encode(x="date:T")
+        text = (
+            alt.Chart(marker)
+            .mark_text(align="left", dx=4, dy=-6, color="#333333")
+            .encode(x="date:T", y=alt.value(0), text="label:N")
+        )
+        layers += [rule, text]
+    return alt.layer(*layers).properties(
+        width=520, height=260, title="Calls after a page view, week by week"
     )

@@ -138,10 +138,12 @@ def window_sensitivity(
     params: Params | None = None,
     windows: Sequence[str] = SENSITIVITY_WINDOWS,
     matches: Sequence[str] = ("topic", "family", "any"),
+    episodes: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """FCR for each window × match mode, the rest of the definition unchanged: the curve an
     analyst uses to defend a window (FCR falls as the window grows; where it flattens, later
-    contacts are new questions rather than repeats)."""
+    contacts are new questions rather than repeats). `episodes` optionally keeps only the
+    episodes whose first contact satisfies it (e.g. `pl.col("team") == "team-east"`)."""
     params = params or Params()
     rows = []
     for match in matches:
@@ -149,17 +151,22 @@ def window_sensitivity(
             continue
         for window in windows:
             variant = params.replace(window=window, match=match)
-            s = fcr_summary(contacts, variant)
+            firsts = episodes_table(label_repeats(contacts, variant, contact_fields=True))
+            if episodes is not None:
+                firsts = firsts.filter(episodes)
+            settled = firsts.filter(~pl.col("pending"))
+            fixes, n = int(settled["first_contact_fix"].sum()), settled.height
+            low, high = wilson_interval(fixes, n)
             rows.append(
                 {
                     "match": match,
                     "window": window,
                     "window_hours": parse_duration(window).total_seconds() / 3600,
-                    "episodes": s["episodes"],
-                    "pending_episodes": s["pending_episodes"],
-                    "fcr": s["fcr"],
-                    "fcr_ci_low": s["fcr_ci_low"],
-                    "fcr_ci_high": s["fcr_ci_high"],
+                    "episodes": n,
+                    "pending_episodes": firsts.height - n,
+                    "fcr": fixes / n if n else None,
+                    "fcr_ci_low": low,
+                    "fcr_ci_high": high,
                 }
             )
     return pl.DataFrame(rows).sort("match", "window_hours")

@@ -10,7 +10,7 @@ import pytest
 
 from fcrlab.errors import ParamsError
 from fcrlab.params import load_params
-from fcrlab.report import iso_week_period, latest_observed_week, run_report
+from fcrlab.report import iso_week_period, latest_observed_week
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,10 +29,9 @@ def test_latest_fully_observed_week_of_the_sample(monkeypatch):
     assert latest_observed_week(load_params("parameters/sample.yaml")) == "2026-W46"
 
 
-def test_report_is_offline_html_with_charts(tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    index = run_report("parameters/sample.yaml", week="2026-W45", out=tmp_path)
-    assert index == tmp_path / "2026-W45" / "index.html"
+def test_report_is_offline_html_with_charts(sample_report):
+    index = sample_report
+    assert index.parent.name == "2026-W45" and index.name == "index.html"
     folder = index.parent
     pages = sorted(p.name for p in folder.glob("*.html"))
     assert pages == ["01_repeat_contacts.html", "index.html"]
@@ -46,4 +45,4 @@ def test_report_is_offline_html_with_charts(tmp_path, monkeypatch):
     images = re.findall(r'<img[^>]*\ssrc="data:image/png;base64,([A-Za-z0-9+/=]+)"', notebook_page)
     assert len(images) >= 3 and all(len(i) > 5000 for i in images)
     assert "week 2026-W45" in index.read_text()
-    assert not list(tmp_path.glob(".*")), "no staging folder is left behind"
+    assert not list(folder.parent.glob(".*")), "no staging folder is left behind"
