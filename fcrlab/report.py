@@ -165,8 +165,9 @@ def run_report(
     staging.chmod(0o755)
     pages: list[tuple[str, str]] = []
     try:
-        for name in notebooks:
-            source = NOTEBOOKS_DIR / name
+        for notebook in notebooks:
+            source = Path(notebook) if Path(notebook).is_absolute() else NOTEBOOKS_DIR / notebook
+            name = source.name
             executed = staging / name
             if progress is not None:
                 progress(f"running {name} …")

@@ -10,7 +10,7 @@ import pytest
 
 from fcrlab.errors import ParamsError
 from fcrlab.params import load_params
-from fcrlab.report import iso_week_period, latest_observed_week
+from fcrlab.report import NOTEBOOKS, iso_week_period, latest_observed_week
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +34,7 @@ def test_report_is_offline_html_with_charts(sample_report):
     assert index.parent.name == "2026-W45" and index.name == "index.html"
     folder = index.parent
     pages = sorted(p.name for p in folder.glob("*.html"))
-    assert pages == ["01_repeat_contacts.html", "index.html"]
+    assert pages == sorted([*(Path(n).stem + ".html" for n in NOTEBOOKS), "index.html"])
     assert (folder / "01_repeat_contacts.ipynb").exists()
     for page in folder.glob("*.html"):
         text = page.read_text()
@@ -46,3 +46,71 @@ def test_report_is_offline_html_with_charts(sample_report):
     assert len(images) >= 3 and all(len(i) > 5000 for i in images)
     assert "week 2026-W45" in index.read_text()
     assert not list(folder.parent.glob(".*")), "no staging folder is left behind"
+
+
+def test_a_failing_notebook_keeps_the_last_good_report(sample_report, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from fcrlab.errors import FcrlabError
+    from fcrlab.report import run_report
+
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "reports"
+    shutil.copytree(sample_report.parent, out / "2026-W45")
+    good = (out / "2026-W45" / "index.html").read_bytes()
+    broken = tmp_path / "99_broken.ipynb"
+    broken.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "metadata": {},
+                        "execution_count": None,
+                        "outputs": [],
+                        "source": "raise ValueError('no such column')",
+                    }
+                ],
+                "metadata": {
+                    "kernelspec": {"name": "fcrlab", "display_name": "fcrlab", "language": "python"}
+                },
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
+    with pytest.raises(FcrlabError, match=r"notebook 99_broken\.ipynb failed.*no such column"):
+        run_report("parameters/sample.yaml", week="2026-W45", out=out, notebooks=(str(broken),))
+    assert (out / "2026-W45" / "index.html").read_bytes() == good
+    kept = out / "2026-W45-FAILED-99_broken.ipynb"
+    assert kept.exists() and "no such column" in kept.read_text()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "no staging folder left"
+
+
+def test_no_customer_id_appears_in_any_report_file(sample_report):
+    import polars as pl
+
+    ids = set(pl.read_parquet(ROOT / "data" / "contacts.parquet")["customer_id"].drop_nulls())
+    ids |= set(pl.read_parquet(ROOT / "data" / "web_visits.parquet")["customer_id"].drop_nulls())
+    assert ids and all(re.fullmatch(r"K\d{7}", i) for i in ids)  # the sample's id form
+    files = [p for p in sample_report.parent.rglob("*") if p.is_file()]
+    assert len(files) >= 3
+    for path in files:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        found = set(re.findall(r"K\d{7}", text)) & ids
+        assert not found, f"{path.name} shows customer ids in clear: {sorted(found)[:3]}"
+
+
+def test_without_a_salt_the_run_says_so_and_uses_a_random_one(monkeypatch):
+    from fcrlab.params import Params
+    from fcrlab.privacy import salt_from_env
+
+    monkeypatch.delenv("FCRLAB_SALT", raising=False)
+    with pytest.warns(UserWarning, match=r"no pseudonymisation salt in \$FCRLAB_SALT"):
+        first = salt_from_env(Params())
+    with pytest.warns(UserWarning):
+        second = salt_from_env(Params())
+    assert first != second
+    monkeypatch.setenv("FCRLAB_SALT", "geheim")
+    assert salt_from_env(Params()) == "geheim"
