@@ -5,6 +5,8 @@ The handful of names an analyst types; everything else lives in its module.
 
 __version__ = "0.1.0"
 
+from fcrlab.deflection import deflection
+from fcrlab.gaps import knowledge_gaps
 from fcrlab.io import Contacts, load_contacts
 from fcrlab.params import Params, load_params
 from fcrlab.repeats import label_repeats
@@ -14,8 +16,10 @@ __all__ = [
     "Contacts",
     "Params",
     "__version__",
+    "deflection",
     "fcr_breakdown",
     "fcr_summary",
+    "knowledge_gaps",
     "label_repeats",
     "load_contacts",
     "load_params",

@@ -15,12 +15,16 @@ __all__ = [
     "NOT_ENOUGH",
     "WORSE",
     "fcr_variants_chart",
+    "funnel_chart",
+    "gaps_heatmap",
     "online_first_chart",
     "page_call_rate_chart",
     "page_change_chart",
     "page_topic_heatmap",
     "rate_chart",
+    "signal_auc_chart",
     "use_notebook_output",
+    "weekly_chart",
     "window_curve",
 ]
 
@@ -306,4 +310,172 @@ def page_change_chart(weekly: pl.DataFrame, change: dict | None) -> alt.Chart:
         layers += [rule, text]
     return alt.layer(*layers).properties(
         width=520, height=260, title="Calls after a page view, week by week"
+    )
+
+
+# ---------------------------------------------------------------------------- knowledge gaps
+def gaps_heatmap(cells: pl.DataFrame, *, level: str = "team", min_episodes: int = 30) -> alt.Chart:
+    """Shrunk FCR per topic × team (or agent) from `knowledge_gaps(...).cells`: grey where a
+    cell has fewer than `min_episodes` questions, a black frame where it is flagged."""
+    frame = cells.filter(pl.col("level") == level).rename({"unit": "team"})
+    heatmap = topic_team_heatmap(
+        frame,
+        value="shrunk_fcr",
+        min_episodes=min_episodes,
+        title=f"FCR by topic and {level}, shrunk toward the topic (framed: flagged; grey: too few)",
+    )
+    flagged = frame.filter("flagged").with_columns(pl.col("topic").fill_null("(empty)"))
+    frames = (
+        alt.Chart(flagged)
+        .mark_rect(fill=None, stroke="black", strokeWidth=2.5)
+        .encode(x="team:N", y="topic:N")
+    )
+    return alt.layer(heatmap, frames)
+
+
+_FUNNEL_STATUS = {
+    "above the 99.8% limit": WORSE,
+    "above the 95% limit": "#e67e22",
+    "within the limits": NEUTRAL,
+    "below the 95% limit": BETTER,
+}
+
+
+def funnel_chart(
+    mix_adjusted: pl.DataFrame, curve: pl.DataFrame, *, level: str = "team"
+) -> alt.LayerChart:
+    """Observed/expected repeats per unit against its expected repeats (from
+    `knowledge_gaps(...).mix_adjusted`), inside the 95 % and 99.8 % funnel (`funnel_curve`)."""
+    status = list(_FUNNEL_STATUS)
+    units = mix_adjusted.filter(pl.col("level") == level).with_columns(
+        status=pl.when("flagged")
+        .then(pl.lit(status[0]))
+        .when(pl.col("ratio") > pl.col("high95"))
+        .then(pl.lit(status[1]))
+        .when(pl.col("ratio") < pl.col("low95"))
+        .then(pl.lit(status[3]))
+        .otherwise(pl.lit(status[2]))
+    )
+    limits = curve.unpivot(
+        index="expected_repeats", variable_name="limit", value_name="ratio"
+    ).with_columns(
+        coverage=pl.when(pl.col("limit").str.ends_with("95"))
+        .then(pl.lit("95%"))
+        .otherwise(pl.lit("99.8%"))
+    )
+    x = alt.X("expected_repeats:Q", title="expected repeats (given the topics handled)")
+    x = x.scale(zero=False)
+    lines = (
+        alt.Chart(limits)
+        .mark_line(color="#7f7f7f", strokeWidth=1.2)
+        .encode(
+            x=x,
+            y="ratio:Q",
+            detail="limit:N",
+            strokeDash=alt.StrokeDash(
+                "coverage:N", title="limits", scale=alt.Scale(range=[[5, 3], [1, 0]])
+            ),
+        )
+    )
+    one = alt.Chart(pl.DataFrame({"ratio": [1.0]})).mark_rule(color="#333333").encode(y="ratio:Q")
+    base = alt.Chart(units).encode(
+        x=x,
+        y=alt.Y("ratio:Q", title="observed / expected repeats", scale=alt.Scale(zero=False)),
+        tooltip=[
+            "unit",
+            "episodes",
+            "observed_repeats",
+            alt.Tooltip("expected_repeats:Q", format=".1f"),
+            alt.Tooltip("ratio:Q", format=".2f"),
+        ],
+    )
+    points = base.mark_circle(size=90, opacity=0.9).encode(
+        color=alt.Color(
+            "status:N",
+            title=None,
+            scale=alt.Scale(domain=status, range=list(_FUNNEL_STATUS.values())),
+        )
+    )
+    worse = pl.col("status").is_in(status[:2])
+    shown = units if level == "team" else units.filter(worse)  # agents: only the worse named
+    labels = (
+        alt.Chart(shown)
+        .mark_text(align="left", dx=7, fontSize=11)
+        .encode(x=x, y="ratio:Q", text="unit:N")
+    )
+    return alt.layer(lines, one, points, labels).properties(
+        width=520,
+        height=300,
+        title=f"Repeats per {level} against what its topics predict (1 = as expected)",
+    )
+
+
+def weekly_chart(weekly: pl.DataFrame) -> alt.FacetChart:
+    """Weekly FCR per topic (from `worst_weeks`) with its baseline (dashed), the lower 99.8 %
+    limit (red, dotted), spikes in red and the change that labels them."""
+    frame = weekly.with_columns(
+        pl.col("topic").fill_null("(empty)"),
+        # Name a change once, at the first spike it labels.
+        note=pl.when(pl.col("change").ne_missing(pl.col("change").shift(1).over("topic")))
+        .then("change")
+        .fill_null(""),
+    )
+    order = frame["topic"].unique(maintain_order=True).to_list()
+    base = alt.Chart().encode(x=alt.X("week_start:T", title=None, axis=alt.Axis(format="%d %b")))
+    rate = alt.Y("fcr:Q", axis=_percent_axis("FCR"), scale=alt.Scale(zero=False))
+    band = base.mark_area(opacity=0.12, color=NEUTRAL).encode(
+        y="lower_limit:Q", y2="baseline_fcr:Q"
+    )
+    baseline = base.mark_line(color="#555555", strokeDash=[5, 3]).encode(y="baseline_fcr:Q")
+    limit = base.mark_line(color=WORSE, strokeDash=[2, 2]).encode(y="lower_limit:Q")
+    line = base.mark_line(color=NEUTRAL).encode(y=rate)
+    points = base.mark_point(filled=True).encode(
+        y=rate,
+        color=alt.condition("datum.spike", alt.value(WORSE), alt.value(NEUTRAL)),
+        size=alt.condition("datum.spike", alt.value(90), alt.value(25)),
+        tooltip=["topic", "week", alt.Tooltip("fcr:Q", format=".1%"), "episodes", "change"],
+    )
+    notes = base.mark_text(align="left", dx=8, dy=12, fontSize=11, color=WORSE).encode(
+        y=rate, text="note:N"
+    )
+    return (
+        alt.layer(band, baseline, limit, line, points, notes, data=frame)
+        .properties(width=560, height=130)
+        .facet(
+            row=alt.Row(
+                "topic:N",
+                sort=order,
+                title=None,
+                header=alt.Header(labelAngle=0, labelAlign="left"),
+            )
+        )
+        .properties(title="Weekly FCR against the 8 weeks before (red: below the 99.8% limit)")
+    )
+
+
+_SIGNAL_NAMES = {
+    "resolved": "agent did not tick resolved",
+    "survey_resolved": "customer said not resolved",
+    "ces": "customer effort (CES)",
+}
+
+
+def signal_auc_chart(signal_auc: pl.DataFrame) -> alt.LayerChart:
+    """How well each signal predicts a repeat (AUC with its 95 % interval; 0.5 = coin toss)."""
+    frame = signal_auc.with_columns(pl.col("signal").replace(_SIGNAL_NAMES).alias("label"))
+    base = alt.Chart(frame).encode(
+        y=alt.Y("label:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
+        tooltip=["label", alt.Tooltip("auc:Q", format=".3f"), "n", "repeats"],
+    )
+    x = alt.X(
+        "auc:Q", title="AUC: chance a repeat scores above a fix", scale=alt.Scale(domain=[0.4, 1])
+    )
+    points = base.mark_point(filled=True, size=90, color=NEUTRAL).encode(x=x)
+    errors = base.mark_rule(strokeWidth=2, color=NEUTRAL).encode(x="ci_low:Q", x2="ci_high:Q")
+    text = base.mark_text(align="left", dx=8, dy=-10, fontSize=11).encode(
+        x="ci_high:Q", text=alt.Text("auc:Q", format=".2f")
+    )
+    coin = alt.Chart(pl.DataFrame({"auc": [0.5]})).mark_rule(color="#999999", strokeDash=[4, 3])
+    return alt.layer(coin.encode(x=x), errors, points, text).properties(
+        width=420, height=alt.Step(40), title="Which signal tells a repeat from a fix?"
     )

@@ -200,6 +200,76 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_deflection(args: argparse.Namespace) -> int:
+    from fcrlab.deflection import (
+        PER_CONTACT_COLUMNS,
+        deflection,
+        headline,
+        load_page_topics,
+        load_web_visits,
+        pages_text,
+    )
+    from fcrlab.impact import change_text, money_text
+    from fcrlab.io import load_contacts
+
+    params = _params(args)
+    flags = {
+        "assisted": args.assisted.split(",") if args.assisted else None,
+        "web_window": args.web_window,
+        "expected_reduction": args.expected_reduction,
+    }
+    if any(v is not None for v in flags.values()):
+        params = params.replace(**{k: v for k, v in flags.items() if v is not None})
+    contacts = load_contacts(args.contacts, params)
+    visits = load_web_visits(args.visits, params)
+    page_topics = load_page_topics(args.page_topics, params)
+    result = deflection(contacts, visits, page_topics, params)
+    if args.out:
+        write_frame(result.per_contact.select(PER_CONTACT_COLUMNS), args.out)
+    if args.json:
+        print(_json(result.to_json()))
+        return 0
+    ledger = result.ledger
+    for side in ("contacts", "views"):
+        book = ledger[side]
+        print(f"{side}: " + ", ".join(f"{k} {v}" for k, v in book.items() if v))
+    print(headline(result))
+    print(pages_text(result))
+    print(change_text(result.change))
+    print(money_text(result.money))
+    if args.out:
+        print(f"per-contact table written to {args.out}")
+    return 0
+
+
+def _cmd_gaps(args: argparse.Namespace) -> int:
+    from fcrlab.gaps import describe, knowledge_gaps
+    from fcrlab.io import load_contacts
+
+    params = _params(args)
+    gaps = knowledge_gaps(load_contacts(args.file, params), params)
+    if args.out:
+        write_frame(gaps.cells, args.out)
+    if args.json:
+        print(_json(gaps.to_json()))
+        return 0
+    lines = [describe(gaps, "cells")]
+    lines += [
+        f"  {r['level']} {r['unit']} on {r['topic']}: FCR {_pct(r['fcr'])} vs peers "
+        f"{_pct(r['peer_fcr'])}, {r['episodes']} episodes, p = {r['p_value']:.2g}"
+        for r in gaps.flagged.iter_rows(named=True)
+    ]
+    lines += [describe(gaps, "mix"), describe(gaps, "weekly"), describe(gaps, "follow_ups")]
+    lines += [
+        f"  {r['topic']} → {r['next_topic']}: {r['count']} ({_pct(r['share'])} of {r['contacts']})"
+        for r in gaps.worth_answering.iter_rows(named=True)
+    ]
+    if args.out:
+        lines.append(f"cells written to {args.out}")
+    print("\n".join(lines))
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     from fcrlab.sample import SAMPLE_CONTACTS, SAMPLE_SEED, write_sample
 
@@ -260,6 +330,33 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("file")
     _common(validate)
     validate.set_defaults(run=_cmd_validate)
+
+    online = commands.add_parser(
+        "deflection", help="callers who were online first, and pages that send people to the phone"
+    )
+    online.add_argument("contacts", help="contacts: .csv, .parquet, .xlsx or a glob of them")
+    online.add_argument("visits", help="web page views: .csv, .parquet, .xlsx or a glob")
+    online.add_argument(
+        "--page-topics", help="page,topic file (default: page_topics in the parameters file)"
+    )
+    _common(online)
+    _definition_flags(online)
+    online.add_argument("--assisted", help="comma-separated assisted channels (default phone)")
+    online.add_argument("--web-window", help="how long before a call a page view counts (24h)")
+    online.add_argument("--expected-reduction", help="share of same-question calls a fix saves")
+    online.add_argument("--out", help="write the per-contact table (.parquet, .csv or .xlsx)")
+    online.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    online.set_defaults(run=_cmd_deflection)
+
+    gaps = commands.add_parser(
+        "gaps", help="knowledge gaps: weak topic × team/agent cells, spikes, follow-up questions"
+    )
+    gaps.add_argument("file", help="contacts: .csv, .parquet, .xlsx or a glob of them")
+    _common(gaps)
+    _definition_flags(gaps)
+    gaps.add_argument("--out", help="write the topic × team/agent cells (.parquet, .csv, .xlsx)")
+    gaps.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    gaps.set_defaults(run=_cmd_gaps)
 
     sample = commands.add_parser("sample", help="write the synthetic sample data")
     sample.add_argument("--out", default="data", help="folder (default data/)")

@@ -9,7 +9,6 @@ replaces a good report; the failed notebook is kept beside it for inspection.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 import shutil
 import tempfile
@@ -20,10 +19,10 @@ from typing import Any
 import yaml
 
 from fcrlab.errors import FcrlabError, ParamsError
+from fcrlab.headline import index_html, week_numbers
 from fcrlab.io import load_contacts
 from fcrlab.params import Params, load_params
 from fcrlab.repeats import observed_until
-from fcrlab.summary import fcr_summary
 
 __all__ = [
     "NOTEBOOKS",
@@ -34,7 +33,7 @@ __all__ = [
 ]
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = ("01_repeat_contacts.ipynb",)
+NOTEBOOKS = ("01_repeat_contacts.ipynb", "02_knowledge_gaps.ipynb", "03_online_deflection.ipynb")
 _PATH_KEYS = ("contacts", "web_visits", "page_topics")
 KERNEL = "fcrlab"
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
@@ -109,39 +108,6 @@ def _to_html(notebook: Path, target: Path) -> None:
     target.write_text(body, encoding="utf-8")
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
-
-
-def _index(week: str, summary: dict[str, Any], pages: list[tuple[str, str]]) -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(label)}</td><td>{_pct(summary[name])}</td>"
-        f"<td>{_pct(summary[name + '_ci_low'])} – {_pct(summary[name + '_ci_high'])}</td>"
-        f"<td>{summary[name + '_n']:,}</td></tr>"
-        for name, label in (
-            ("fcr", "FCR (customers did not come back)"),
-            ("fcr_flag", "Agent ticked resolved"),
-            ("fcr_strict", "Ticked and did not come back"),
-            ("fcr_survey", "Customer said resolved"),
-            ("repeat_rate", "Repeat rate"),
-        )
-    )
-    links = "".join(f'<li><a href="{href}">{html.escape(title)}</a></li>' for title, href in pages)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>fcrlab report {week}</title>
-<style>body{{font-family:Segoe UI,Helvetica,Arial,sans-serif;margin:2em;max-width:60em}}
-table{{border-collapse:collapse}}
-td,th{{border-bottom:1px solid #ddd;padding:.3em .8em;text-align:left}}
-</style></head><body>
-<h1>First contact resolution — week {week}</h1>
-<p>{summary["episodes"]:,} questions settled, {summary["pending_episodes"]:,} pending;
-{summary["rows_read"]:,} rows read, {summary["rows_used"]:,} used.</p>
-<table><tr><th>measure</th><th>value</th><th>95% interval</th><th>n</th></tr>{rows}</table>
-<h2>Notebooks</h2><ul>{links}</ul>
-</body></html>
-"""
-
-
 def run_report(
     params_file: str | Path,
     week: str | None = None,
@@ -191,9 +157,12 @@ def run_report(
             _to_html(executed, staging / page)
             pages.append((name.replace(".ipynb", "").replace("_", " ")[3:].capitalize(), page))
         report_params = Params.from_mapping({**params.to_dict(), "period": values["period"]})
-        contacts = load_contacts(values["contacts"], report_params)
-        summary = fcr_summary(contacts, report_params)
-        (staging / "index.html").write_text(_index(week, summary, pages), encoding="utf-8")
+        inputs = Params.from_mapping({**values, "period": None})
+        this_week = week_numbers(inputs, period[0])
+        week_before = week_numbers(inputs, period[0] - dt.timedelta(days=7))
+        (staging / "index.html").write_text(
+            index_html(week, this_week, week_before, pages), encoding="utf-8"
+        )
         (staging / "params.yaml").write_text(
             yaml.safe_dump(report_params.to_dict(), sort_keys=False), encoding="utf-8"
         )

@@ -114,3 +114,29 @@ def test_without_a_salt_the_run_says_so_and_uses_a_random_one(monkeypatch):
     assert first != second
     monkeypatch.setenv("FCRLAB_SALT", "geheim")
     assert salt_from_env(Params()) == "geheim"
+
+
+def test_index_shows_the_week_and_the_week_before(sample_report, monkeypatch):
+    import polars as pl
+
+    from fcrlab import fcr_summary, load_contacts
+    from fcrlab.headline import week_numbers
+    from fcrlab.params import load_params
+
+    monkeypatch.chdir(ROOT)
+    params = load_params("parameters/sample.yaml")
+    text = sample_report.read_text()
+    for start, label in ((dt.date(2026, 11, 2), "2026-W45"), (dt.date(2026, 10, 26), "before")):
+        week = params.replace(
+            period={"start": start.isoformat(), "end": str(start + dt.timedelta(7))}
+        )
+        expected = fcr_summary(load_contacts(params.contacts, week), week)
+        numbers = week_numbers(params, start, salt="any")
+        assert numbers.rates["fcr"][0] == pytest.approx(expected["fcr"]), label
+        assert numbers.rates["fcr"][3] == expected["fcr_n"]
+        assert f"{100 * expected['fcr']:.1f}%" in text, label
+    this = week_numbers(params, dt.date(2026, 11, 2), salt="any")
+    before = week_numbers(params, dt.date(2026, 10, 26), salt="any")
+    change = 100 * (this.rates["fcr"][0] - before.rates["fcr"][0])
+    assert f"{change:+.1f} pts" in text
+    assert isinstance(this.flagged, pl.DataFrame) and "Flagged" in text

@@ -1,0 +1,229 @@
+"""Benchmark: fcrlab's whole knowledge-gaps analysis against the same per-cell aggregation written
+as an analyst would in DuckDB SQL (episodes and fixes per (topic, team) and (topic, agent) with the
+peers' FCR). Both start from the same labelled episodes: the contacts are labelled ONCE with
+fcrlab beforehand (`label_repeats`, written as Parquet) and only the gaps step is timed. Every
+contender is a whole process (imports included), Parquet in and out, timed in the same run on the
+same file, best of N, interleaved; peak memory is the child's max RSS.
+
+    python benchmarks/bench_gaps.py                       # 1M contacts
+    python benchmarks/bench_gaps.py --contacts 10000000   # the issue's size
+
+Contenders:
+- `fcrlab`: `knowledge_gaps(None, params, labels=…)` on the labels read with the columns it needs
+  (cells with BH and shrinkage, mix adjustment and funnels, weekly spikes, follow-ups with their
+  per-customer next-contact pass, signals and AUCs, training needs); writes the cells.
+- `duckdb`: the per-cell aggregation and peer FCR only; writes the cells.
+- `polars_cells`: the same per-cell aggregation as a plain polars group_by (the issue's 1.6×).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+RESULTS = HERE / "results"
+
+TOPICS = [
+    f"{family}/{sub}"
+    for family, subs in {
+        "billing": ["invoice-incorrect", "payment-failed", "refund"],
+        "mobile": ["roaming", "data-bundle", "sim-activation"],
+        "tv": ["no-signal", "decoder", "channels"],
+        "internet": ["outage", "slow", "router"],
+        "moving": ["new-address", "transfer-contract"],
+    }.items()
+    for sub in subs
+]
+TEAMS = ["north", "south", "east", "west", "care"]
+
+
+def make_contacts(n: int, path: Path, seed: int = 1) -> None:
+    """N contacts of N/4 customers over half a year: questions with a topic-dependent fix chance
+    (0.60–0.86), an unfixed one coming back 10 minutes to 6 days later; 50 agents in 5 teams."""
+    rng = np.random.default_rng(seed)
+    questions = int(n / 1.2) + 10
+    customer = rng.integers(0, max(1, n // 4), questions)
+    start = rng.integers(0, 182 * 86_400, questions)
+    topic = rng.integers(0, len(TOPICS), questions)
+    agent = rng.integers(0, 50, questions)
+    fixed = rng.random(questions) < 0.6 + 0.02 * topic
+    back = np.flatnonzero(~fixed)
+    rows = np.concatenate([np.arange(questions), back])
+    seconds = np.concatenate([start, start[back] + rng.integers(600, 6 * 86_400, back.size)])
+    pick = rng.permutation(rows.size)[:n]  # shuffled: the input is in no useful order
+    rows, seconds = rows[pick], seconds[pick]
+    was_fixed = fixed[rows]
+    frame = pl.DataFrame(
+        {
+            "contact_id": pl.Series(np.arange(n)).cast(pl.String).str.pad_start(10, "0"),
+            "customer_id": pl.Series(customer[rows]).cast(pl.String).str.pad_start(9, "0"),
+            "started_at": pl.Series(
+                np.datetime64("2026-06-01T00:00:00", "us") + seconds.astype("timedelta64[s]")
+            ),
+            "channel": pl.Series(rng.choice(["phone", "chat", "email"], n)),
+            "topic": pl.Series(TOPICS).gather(pl.Series(topic[rows])),
+            "agent_id": "A" + pl.Series(agent[rows] + 1).cast(pl.String).str.pad_start(3, "0"),
+            "team": pl.Series(TEAMS).gather(pl.Series(agent[rows] // 10)),
+            "resolved": pl.Series(rng.random(n) < 0.95),
+            "survey_resolved": pl.Series(was_fixed | (rng.random(n) < 0.3)).set(
+                pl.Series(rng.random(n) >= 0.15), None
+            ),
+            "ces": pl.Series(
+                np.where(was_fixed, rng.integers(1, 5, n), rng.integers(3, 8, n))
+            ).cast(pl.Int8),
+        }
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(path, row_group_size=1_000_000)
+
+
+def label_once(contacts: Path, labels: Path) -> None:
+    """The labelled contacts both sides start from, as `fcrlab repeats --out` would write them."""
+    from fcrlab import Params, label_repeats, load_contacts
+    from fcrlab.cli import write_frame
+
+    params = Params()
+    write_frame(label_repeats(load_contacts(contacts, params), params, contact_fields=True), labels)
+
+
+FCRLAB = """
+import sys, polars as pl
+from fcrlab import Params
+from fcrlab.cli import write_frame
+from fcrlab.gaps import INPUT_COLUMNS, knowledge_gaps
+labels = pl.read_parquet(sys.argv[1], columns=list(INPUT_COLUMNS))
+gaps = knowledge_gaps(None, Params(), labels=labels)
+write_frame(gaps.cells, sys.argv[2])
+"""
+
+DUCKDB = """
+import sys, duckdb
+duckdb.sql(f'''
+COPY (
+  WITH episodes AS (
+    SELECT topic, team, agent_id, first_contact_fix::INTEGER AS fix
+    FROM read_parquet('{sys.argv[1]}')
+    WHERE episode_seq = 1 AND in_period AND NOT pending
+  ),
+  topics AS (SELECT topic, count(*) AS n, sum(fix) AS fixes FROM episodes GROUP BY topic),
+  cells AS (
+    SELECT 'team' AS level, team AS unit, topic, count(*) AS episodes, sum(fix) AS fixes
+    FROM episodes WHERE team IS NOT NULL GROUP BY topic, team
+    UNION ALL
+    SELECT 'agent', agent_id, topic, count(*), sum(fix)
+    FROM episodes WHERE agent_id IS NOT NULL GROUP BY topic, agent_id
+  )
+  SELECT c.*, c.fixes / c.episodes AS fcr,
+         (t.fixes - c.fixes) / NULLIF(t.n - c.episodes, 0) AS peer_fcr
+  FROM cells c JOIN topics t ON c.topic IS NOT DISTINCT FROM t.topic
+  ORDER BY level, topic, unit
+) TO '{sys.argv[2]}' (FORMAT parquet)
+''')
+"""
+
+POLARS_CELLS = """
+import sys, polars as pl
+episodes = pl.scan_parquet(sys.argv[1]).filter(
+    (pl.col("episode_seq") == 1) & pl.col("in_period") & ~pl.col("pending")
+)
+topics = episodes.group_by("topic").agg(n=pl.len(), topic_fixes=pl.col("first_contact_fix").sum())
+cells = pl.concat([
+    episodes.filter(pl.col(unit).is_not_null())
+    .group_by("topic", unit)
+    .agg(episodes=pl.len(), fixes=pl.col("first_contact_fix").sum())
+    .select(pl.lit(level).alias("level"), pl.col(unit).alias("unit"), "topic", "episodes", "fixes")
+    for level, unit in (("team", "team"), ("agent", "agent_id"))
+])
+out = cells.join(topics, on="topic", nulls_equal=True).with_columns(
+    fcr=pl.col("fixes") / pl.col("episodes"),
+    peer_fcr=(pl.col("topic_fixes") - pl.col("fixes")) / (pl.col("n") - pl.col("episodes")),
+).sort("level", "topic", "unit")
+out.collect().write_parquet(sys.argv[2])
+"""
+
+CONTENDERS = {"fcrlab": FCRLAB, "duckdb": DUCKDB, "polars_cells": POLARS_CELLS}
+
+
+def run(name: str, source: Path) -> dict[str, float]:
+    out = DATA / f"gaps-out-{name}.parquet"
+    out.unlink(missing_ok=True)
+    args = [sys.executable, "-c", textwrap.dedent(CONTENDERS[name]), str(source), str(out)]
+    began = time.perf_counter()
+    process = subprocess.Popen(args)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - began
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{name} failed")
+    return {"seconds": seconds, "peak_gib": usage.ru_maxrss / 1024 / 1024}
+
+
+def check_same_cells() -> None:
+    """The three contenders' cells agree (episodes, fixes, FCR and peer FCR per cell)."""
+    keys, columns = ["level", "unit", "topic"], ["episodes", "fixes", "fcr", "peer_fcr"]
+    frames = {}
+    for name in CONTENDERS:
+        path = DATA / f"gaps-out-{name}.parquet"
+        if path.exists():
+            frame = pl.read_parquet(path).select(*keys, *columns)
+            frames[name] = frame.cast({"episodes": pl.Int64, "fixes": pl.Int64}).sort(keys)
+    if "fcrlab" in frames:
+        for name, frame in frames.items():
+            same = frame.equals(frames["fcrlab"]) or all(
+                np.allclose(frame[c].to_numpy(), frames["fcrlab"][c].to_numpy(), equal_nan=True)
+                for c in columns
+            )
+            print(f"cells of {name} {'agree' if same else 'DIFFER'} with fcrlab's")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per contender (best is kept)")
+    parser.add_argument("--only", nargs="*", choices=list(CONTENDERS))
+    args = parser.parse_args()
+    contacts = DATA / f"gaps-contacts-{args.contacts}.parquet"
+    labels = DATA / f"gaps-labels-{args.contacts}.parquet"
+    if not labels.exists():
+        # In a child process: a child forked from a big parent would inherit its peak memory.
+        print(f"generating {args.contacts:,} contacts and labelling them (not timed) …", flush=True)
+        prepare = (
+            f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_gaps as b; "
+            f"from pathlib import Path; b.make_contacts({args.contacts}, Path({str(contacts)!r})); "
+            f"b.label_once(Path({str(contacts)!r}), Path({str(labels)!r}))"
+        )
+        subprocess.run([sys.executable, "-c", prepare], check=True)
+    names = args.only or list(CONTENDERS)
+    results: dict[str, dict[str, float]] = {}
+    for _ in range(args.repeat):
+        for name in names:  # interleaved, so drift in the machine hits every contender alike
+            result = run(name, labels)
+            best = results.get(name)
+            if best is None or result["seconds"] < best["seconds"]:
+                results[name] = result
+    print(
+        f"\n{args.contacts:,} contacts, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, best of {args.repeat}; labelled once beforehand, gaps step only"
+    )
+    print(f"{'contender':<16}{'seconds':>9}{'peak GiB':>10}{'÷ duckdb':>10}")
+    for name, r in results.items():
+        ratio = r["seconds"] / results["duckdb"]["seconds"] if "duckdb" in results else float("nan")
+        print(f"{name:<16}{r['seconds']:>9.2f}{r['peak_gib']:>10.2f}{ratio:>10.2f}")
+    check_same_cells()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"gaps-{args.contacts}.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""Reading web page views and the page → topic map (SPEC §1 `web_visits`, `page_topics`).
+
+The canonical visits frame has `source_row` (1-based over the data rows read), `customer_id`
+(null = anonymous), `visited_at` (a UTC instant), `page` (trimmed) and `duplicate` (an exact copy
+of an earlier row). Nothing is dropped here: every row read reaches the deflection ledger
+(decisions W8). Timestamps, `columns:` mapping and error messages follow the contacts loader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from fcrlab.clock import UTC_TYPE
+from fcrlab.errors import InputError, ParamsError
+from fcrlab.io import _check, _id_text, _Locator, _text, _timestamp, read_table
+from fcrlab.params import Params
+
+__all__ = [
+    "VISIT_SCHEMA",
+    "WebVisits",
+    "load_page_topics",
+    "load_web_visits",
+    "page_topic_expr",
+    "web_visits_from_frame",
+]
+
+VISIT_SCHEMA: dict[str, pl.DataType] = {
+    "source_row": pl.Int64(),
+    "customer_id": pl.String(),
+    "visited_at": UTC_TYPE,
+    "page": pl.String(),
+    "duplicate": pl.Boolean(),
+}
+_REQUIRED = ("customer_id", "visited_at", "page")
+_WEB_ONLY = ("visited_at", "page")  # targets of `columns:` that only a visits file can have
+
+
+@dataclasses.dataclass(frozen=True)
+class WebVisits:
+    """Page views as read: the canonical frame and where it came from."""
+
+    frame: pl.DataFrame
+    source: str
+    files: tuple[str, ...] = ()
+    rows_per_file: tuple[int, ...] = ()
+
+    @property
+    def rows_read(self) -> int:
+        return self.frame.height
+
+
+def _mapping_for(raw: pl.DataFrame, params: Params, file_label: str) -> dict[str, str]:
+    """The `columns:` entries that apply to this file. One parameters file drives contacts and
+    visits, so an entry for a contacts column that is not here is not an error; an entry onto
+    `visited_at` or `page` naming a column that is missing is."""
+    mapping: dict[str, str] = {}
+    for theirs, ours in params.column_map().items():
+        if theirs in raw.columns:
+            if ours in raw.columns and ours != theirs:
+                raise InputError(
+                    f"column {ours!r} is in the file and also mapped onto by columns:; "
+                    "map only one of them",
+                    file=file_label,
+                )
+            mapping[theirs] = ours
+        elif ours in _WEB_ONLY:
+            near = difflib.get_close_matches(theirs, raw.columns, n=1, cutoff=0.5)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise InputError(
+                f"the columns: mapping names {theirs!r}, which is not in the file{hint} "
+                f"(columns: {', '.join(raw.columns)})",
+                file=file_label,
+            )
+    return mapping
+
+
+def web_visits_from_frame(
+    raw: pl.DataFrame,
+    params: Params,
+    source: str = "<frame>",
+    *,
+    files: Sequence[str] = (),
+    rows_per_file: Sequence[int] = (),
+) -> WebVisits:
+    """Normalise a raw page-view frame (columns as in the export) into the canonical frame."""
+    where = _Locator(files, rows_per_file or [raw.height], source)
+    file_label = files[0] if len(files) == 1 else source
+    if raw.height == 0:
+        raise InputError("has a header but no data rows", file=file_label)
+    frame = raw.rename(_mapping_for(raw, params, file_label))
+    for column in _REQUIRED:
+        if column not in frame.columns:
+            near = difflib.get_close_matches(column, raw.columns, n=1, cutoff=0.5)
+            hint = f"; did you mean '{near[0]}' (map it with columns:)?" if near else ""
+            raise InputError(
+                f"required column {column!r} is missing{hint} (columns: {', '.join(raw.columns)})",
+                file=file_label,
+            )
+    raw_columns = list(frame.columns)
+    frame = frame.with_row_index("source_row", offset=1).with_columns(
+        pl.col("source_row").cast(pl.Int64)
+    )
+    instants, _ = _timestamp(frame, "visited_at", params)
+    canonical = frame.select(
+        "source_row",
+        customer_id=_id_text("customer_id", frame.schema["customer_id"]),
+        visited_at=pl.lit(instants),
+        page=_text("page"),
+    )
+    both = canonical.with_columns(
+        __raw_visited_at=frame["visited_at"], __raw_page=frame["page"].cast(pl.String)
+    )
+    _check(
+        both,
+        pl.col("visited_at").is_null() & pl.col("__raw_visited_at").is_not_null(),
+        "__raw_visited_at",
+        "cannot read this as a date-time"
+        + (
+            f" in the format {params.datetime_format!r}"
+            if params.datetime_format
+            else " (expected e.g. 2026-03-01 08:15, 2026/03/01 08:15:00 or 01-03-2026 08:15;"
+            " set datetime_format for another form)"
+        ),
+        "visited_at",
+        where,
+    )
+    _check(
+        both,
+        pl.col("visited_at").is_null(),
+        "__raw_visited_at",
+        "empty date-time",
+        "visited_at",
+        where,
+    )
+    _check(both, pl.col("page").is_null(), "__raw_page", "empty page", "page", where)
+    canonical = canonical.with_columns(duplicate=_copies(frame.select(raw_columns)))
+    return WebVisits(
+        frame=canonical.select(list(VISIT_SCHEMA)),
+        source=source,
+        files=tuple(files),
+        rows_per_file=tuple(rows_per_file or [raw.height]),
+    )
+
+
+def _copies(raw: pl.DataFrame) -> pl.Series:
+    """Decisions W8: an exact copy (all columns as read) of an earlier row; the first stays.
+
+    One 64-bit hash per row finds the candidates (sorted hashes, equal neighbours); only rows
+    whose hash repeats are compared exactly, so a hash collision never marks a row that differs.
+    """
+    columns = raw.columns
+    none = pl.repeat(False, raw.height, dtype=pl.Boolean, eager=True).rename("duplicate")
+    row_hash = raw.select(pl.struct(columns).hash(seed=5)).to_series()
+    ordered = row_hash.sort()
+    repeated = ordered.filter(ordered == ordered.shift()).unique()
+    if repeated.len() == 0:
+        return none
+    maybe = row_hash.is_in(repeated.implode())
+    position = pl.int_range(raw.height, eager=True, dtype=pl.UInt32)
+    candidates = raw.filter(maybe).with_columns(__pos=position.filter(maybe))
+    copies = candidates.filter(~pl.struct(columns).is_first_distinct())["__pos"]
+    return position.is_in(copies.implode()).rename("duplicate")
+
+
+def load_web_visits(path: str | Path, params: Params | None = None) -> WebVisits:
+    """Read page views (CSV, Parquet, .xlsx or a glob of them) into canonical web visits."""
+    params = params or Params()
+    table = read_table(path, params)
+    return web_visits_from_frame(
+        table.frame,
+        params,
+        source=table.source,
+        files=table.files,
+        rows_per_file=table.rows_per_file,
+    )
+
+
+# ---------------------------------------------------------------------------- page topics
+_PAGE_TOPIC_SCHEMA = {"page": pl.String, "topic": pl.String, "is_prefix": pl.Boolean}
+
+
+def load_page_topics(
+    source: str | Path | Mapping[str, str] | Sequence[tuple[str, str]] | None,
+    params: Params | None = None,
+) -> pl.DataFrame:
+    """Which page answers which contact reason: `page, topic, is_prefix` sorted by page.
+
+    `source` is a CSV/Parquet/.xlsx file with columns page and topic, a mapping
+    `{"/help/invoice": "billing/invoice", "/help/tv/*": "tv"}`, or None for `params.page_topics`.
+    A page ending in `*` is a prefix (decisions W3, W13).
+    """
+    params = params or Params()
+    if source is None:
+        source = params.page_topics
+    if source is None:
+        raise ParamsError(
+            "no page_topics given (a file or a mapping page: topic)", key="page_topics"
+        )
+    if isinstance(source, (Mapping, tuple, list)):
+        pairs = list(source.items()) if isinstance(source, Mapping) else list(source)
+        label = "page_topics"
+        raw = pl.DataFrame(
+            {"page": [str(p) for p, _ in pairs], "topic": [str(t) for _, t in pairs]},
+            schema={"page": pl.String, "topic": pl.String},
+        )
+        where = _Locator([label], [raw.height], label)
+    else:
+        table = read_table(str(source), params)
+        label = table.files[0] if len(table.files) == 1 else table.source
+        raw = table.frame.rename(
+            {a: b for a, b in params.column_map().items() if a in table.frame.columns}
+        )
+        where = _Locator(table.files, table.rows_per_file, table.source)
+        for column in ("page", "topic"):
+            if column not in raw.columns:
+                near = difflib.get_close_matches(column, raw.columns, n=1, cutoff=0.5)
+                hint = f"; did you mean '{near[0]}'?" if near else ""
+                raise InputError(
+                    f"required column {column!r} is missing{hint} "
+                    f"(columns: {', '.join(raw.columns)})",
+                    file=label,
+                )
+    frame = raw.with_row_index("source_row", offset=1).with_columns(
+        pl.col("source_row").cast(pl.Int64), page=_text("page"), topic=_text("topic")
+    )
+    both = frame.with_columns(__raw_page=raw["page"].cast(pl.String))
+    _check(both, pl.col("page").is_null(), "__raw_page", "empty page", "page", where)
+    _check(
+        both, pl.col("topic").is_null(), "__raw_page", "empty topic for this page", "topic", where
+    )
+    conflicts = (
+        frame.group_by("page")
+        .agg(pl.col("topic").n_unique().alias("n"), pl.col("source_row"), pl.col("topic"))
+        .filter(pl.col("n") > 1)
+        .sort("page")
+    )
+    if conflicts.height:
+        first = conflicts.row(0, named=True)
+        where.raise_for(
+            f"page {first['page']!r} is mapped to different topics (one topic per page)",
+            "topic",
+            sorted(first["source_row"]),
+            sorted(set(first["topic"])),
+        )
+    return (
+        frame.unique("page")
+        .select(
+            page="page",
+            topic="topic",
+            is_prefix=pl.col("page").str.ends_with("*"),
+        )
+        .sort("page")
+    )
+
+
+def page_topic_expr(page: pl.Expr, page_topics: pl.DataFrame) -> pl.Expr:
+    """The topic a page answers (decisions W3): the exact page wins, then the longest prefix;
+    null when none. Apply it to distinct pages: it is a chain of `starts_with` per prefix."""
+    exact = page_topics.filter(~pl.col("is_prefix"))
+    prefixes = page_topics.filter(pl.col("is_prefix")).with_columns(
+        prefix=pl.col("page").str.slice(0, pl.col("page").str.len_chars() - 1)
+    )
+    result: pl.Expr = pl.lit(None, dtype=pl.String)
+    # Built from the shortest prefix up, so the longest matching prefix is tested first.
+    ordered = prefixes.sort(pl.col("prefix").str.len_chars(), "prefix")
+    for prefix, topic in ordered.select("prefix", "topic").iter_rows():
+        result = pl.when(page.str.starts_with(prefix)).then(pl.lit(topic)).otherwise(result)
+    if exact.height:
+        mapped = page.replace_strict(
+            dict(exact.select("page", "topic").iter_rows()), default=None, return_dtype=pl.String
+        )
+        result = pl.coalesce(mapped, result)
+    return result
