@@ -207,7 +207,7 @@ def _view_side(visits: WebVisits, params: Params, contact_first: Any, until: Any
     seen = pl.col("visited_at")
     inside = (seen >= contact_first) & (seen + params.web_window <= until)
     reason = reason.when(~inside).then(pl.lit("outside_contact_span"))
-    return frame.with_columns(reason=reason)
+    return frame.with_columns(reason=reason, in_span=inside)
 
 
 def _count(rows: pl.DataFrame, reasons: tuple[str, ...], used: str) -> dict[str, int]:
@@ -265,19 +265,18 @@ def deflection(
     changed_page = params.change.page if params.change is not None else None
     # Only what the page statistics need, small: the page as an Enum code, the customer (one
     # cluster, W5) as a hash.
-    views = (
-        known.select(
-            "day",
-            "reason",
-            page=pl.col("page").cast(pl.Enum(page_map["page"])),
-            cluster=pl.col("customer_id").hash(seed=7),
-            mapped=pl.col("page").is_in(mapped_pages.implode()),
-            changed=(pl.col("page") == changed_page) if changed_page else pl.lit(False),
-        )
-        .with_columns(per_view.select("followed_by_call", "call_row"))
-        .filter(pl.col("reason").is_null())
-        .drop("reason")
-    )
+    views = known.select(
+        "day",
+        "reason",
+        page=pl.col("page").cast(pl.Enum(page_map["page"])),
+        cluster=pl.col("customer_id").hash(seed=7),
+        mapped=pl.col("page").is_in(mapped_pages.implode()),
+        changed=(pl.col("page") == changed_page) if changed_page else pl.lit(False),
+        in_span="in_span",
+    ).with_columns(per_view.select("followed_by_call", "call_row"))
+    # W14: the page change looks at every judged view, in the period or not.
+    change_views = views.filter("in_span").drop("reason", "in_span")
+    views = views.filter(pl.col("reason").is_null()).drop("reason", "in_span")
     pages = (
         cluster_rates(views, ["page"])
         .with_columns(pl.col("page").cast(pl.String))
@@ -296,7 +295,7 @@ def deflection(
         customers="customers",
     )
     summary = _summary(per_contact, calls, judged, views, params)
-    change, change_weekly = page_change(views, params)
+    change, change_weekly = page_change(change_views, params)
     worth = money(per_contact, summary, change, params)
     return Deflection(
         per_contact=per_contact,

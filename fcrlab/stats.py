@@ -11,7 +11,14 @@ import math
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from scipy import stats as _scipy
+
+
+def _scipy():  # -> the scipy.stats module
+    """scipy.stats, imported on first use: it costs ~0.4 s, and most commands never need it."""
+    from scipy import stats
+
+    return stats
+
 
 __all__ = [
     "Z95",
@@ -62,12 +69,12 @@ def wilson_exprs(successes: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Exp
 # ---------------------------------------------------------------------------- tests of cells
 def binomial_p_at_least(k: Array, n: Array, p: Array) -> np.ndarray:
     """One-sided exact binomial p-value P(X ≥ k) for X ~ Binomial(n, p)."""
-    return _scipy.binom.sf(np.asarray(k, dtype=float) - 1, n, p)
+    return _scipy().binom.sf(np.asarray(k, dtype=float) - 1, n, p)
 
 
 def binomial_p_at_most(k: Array, n: Array, p: Array) -> np.ndarray:
     """One-sided exact binomial p-value P(X ≤ k) for X ~ Binomial(n, p)."""
-    return _scipy.binom.cdf(k, n, p)
+    return _scipy().binom.cdf(k, n, p)
 
 
 def benjamini_hochberg(p_values: Array, fdr: float) -> np.ndarray:
@@ -77,7 +84,7 @@ def benjamini_hochberg(p_values: Array, fdr: float) -> np.ndarray:
     rejected = np.zeros(p.shape, dtype=bool)
     tested = ~np.isnan(p)
     if tested.any():
-        rejected[tested] = _scipy.false_discovery_control(p[tested], method="bh") <= fdr
+        rejected[tested] = _scipy().false_discovery_control(p[tested], method="bh") <= fdr
     return rejected
 
 
@@ -137,8 +144,8 @@ def poisson_limits(expected: Array, coverage: float) -> tuple[np.ndarray, np.nda
     mu = np.asarray(expected, dtype=float)
     tail = (1 - coverage) / 2
     with np.errstate(invalid="ignore"):
-        low = _scipy.poisson.ppf(tail, mu)
-        high = _scipy.poisson.ppf(1 - tail, mu)
+        low = _scipy().poisson.ppf(tail, mu)
+        high = _scipy().poisson.ppf(1 - tail, mu)
     bad = ~(mu > 0)
     return np.where(bad, np.nan, low), np.where(bad, np.nan, high)
 
@@ -148,7 +155,7 @@ def binomial_lower_limit(n: Array, p: Array, alpha: float = 0.001) -> np.ndarray
     `binom.ppf(alpha, n, p) / n`, NaN where n is 0 or p unknown."""
     trials = np.asarray(n, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        limit = _scipy.binom.ppf(alpha, trials, p) / trials
+        limit = _scipy().binom.ppf(alpha, trials, p) / trials
     return np.where(trials > 0, limit, np.nan)
 
 
@@ -161,7 +168,7 @@ def mann_whitney_auc(scores: Array, positive: Array) -> float | None:
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
     if n_pos == 0 or n_neg == 0:
         return None
-    ranks = _scipy.rankdata(s)
+    ranks = _scipy().rankdata(s)
     u = ranks[pos].sum() - n_pos * (n_pos + 1) / 2
     return float(u / (n_pos * n_neg))
 

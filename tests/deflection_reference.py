@@ -277,6 +277,7 @@ def naive_deflection(
     # ---- views analysed (W1, W4) and followed by a call (W5)
     view_ledger = dict.fromkeys(VIEW_REASONS, 0)
     analysed = []
+    for_change = []  # W14: every known view within the contact span, in the period or not
     for v in views:
         if v["duplicate"]:
             reason = "duplicate"
@@ -288,13 +289,17 @@ def naive_deflection(
             reason = "outside_contact_span"  # W4
         else:
             reason = None
-        if reason is not None:
-            view_ledger[reason] += 1
-            continue
-        followed = any(
+        known = not v["duplicate"] and v["customer_id"] is not None
+        in_span = first_contact <= v["visited_at"] and v["visited_at"] + web_window <= until
+        followed = known and any(
             v["visited_at"] < c["started_at"] <= v["visited_at"] + web_window  # W5
             for c in calls_of.get(v["customer_id"], [])
         )
+        if known and in_span:
+            for_change.append({**v, "followed": followed})
+        if reason is not None:
+            view_ledger[reason] += 1
+            continue
         analysed.append({**v, "followed": followed})
     view_ledger["judged"] = len(analysed)
 
@@ -335,7 +340,7 @@ def naive_deflection(
         "pilot_share": pilot_share,
     }
     out.update(_money(judged, same_question_share, params, zone))
-    out["change"] = _change(analysed, page_topics, params, zone, out.get("cost"))
+    out["change"] = _change(for_change, page_topics, params, zone, out.get("cost"))
     return out
 
 
