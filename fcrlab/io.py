@@ -453,7 +453,8 @@ def contacts_from_frame(
     canonical = canonical.with_columns(
         pl.col("ces").cast(pl.Int8), pl.col("csat").cast(pl.Int8)
     ).with_columns(_duplicates(frame, canonical, where).alias("duplicate"))
-    canonical = canonical.select(list(CONTACT_SCHEMA))
+    # One chunk: gathers on a multi-chunk frame (one chunk per Parquet row group) are slow.
+    canonical = canonical.select(list(CONTACT_SCHEMA)).rechunk()
     return Contacts(
         frame=canonical,
         source=source,
