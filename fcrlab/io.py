@@ -453,8 +453,7 @@ def contacts_from_frame(
     canonical = canonical.with_columns(
         pl.col("ces").cast(pl.Int8), pl.col("csat").cast(pl.Int8)
     ).with_columns(_duplicates(frame, canonical, where).alias("duplicate"))
-    # One chunk: gathers on a multi-chunk frame (one chunk per Parquet row group) are slow.
-    canonical = canonical.select(list(CONTACT_SCHEMA)).rechunk()
+    canonical = canonical.select(list(CONTACT_SCHEMA))
     return Contacts(
         frame=canonical,
         source=source,

@@ -457,7 +457,8 @@ def label_repeats(
     else:  # nothing counted: every label is null
         labelled = labels.drop("row").select(pl.all().gather(where))
     in_period = labelled["in_period"]
-    ids = pl.lit(frame["contact_id"])
+    # One chunk: a gather from a column split in chunks (one per Parquet row group) is slow.
+    ids = pl.lit(frame["contact_id"].rechunk())
     columns = [*LABEL_COLUMNS, *(CONTACT_FIELDS if contact_fields else ())]
     return frame.with_columns(
         labelled.drop("prev_row", "root_row"),
