@@ -41,10 +41,13 @@ TOPICS = [
 ]
 
 
-def make_contacts(n: int, path: Path, seed: int = 1) -> None:
-    """N contacts of N/4 customers over a year: ~25 % of contacts come back within days."""
+def make_contacts(
+    n: int, path: Path, seed: int = 1, first_id: int = 0, customers: int | None = None
+) -> None:
+    """N contacts of N/4 customers over a year: ~25 % of contacts come back within days.
+    `first_id` and `customers` let several files form one input (a glob of exports)."""
     rng = np.random.default_rng(seed)
-    customers = max(1, n // 4)
+    customers = customers or max(1, n // 4)
     start = np.datetime64("2026-01-01T00:00:00", "us")
     seconds = rng.integers(0, 365 * 24 * 3600, n)
     # A quarter of the contacts follow another one of the same customer within hours to days.
@@ -59,7 +62,9 @@ def make_contacts(n: int, path: Path, seed: int = 1) -> None:
     conversation = np.where(rng.random(n) < 0.05, rng.integers(0, n, n), -1)
     frame = pl.DataFrame(
         {
-            "contact_id": pl.Series(np.arange(n)).cast(pl.String).str.pad_start(10, "0"),
+            "contact_id": pl.Series(np.arange(first_id, first_id + n))
+            .cast(pl.String)
+            .str.pad_start(10, "0"),
             "customer_id": pl.Series(customer).cast(pl.String).str.pad_start(9, "0"),
             "started_at": pl.Series(start + seconds.astype("timedelta64[s]")).cast(
                 pl.Datetime("us")
@@ -88,7 +93,7 @@ write_frame(label_repeats(contacts, params).select(LABEL_COLUMNS), sys.argv[2])
 FCRLAB_CHUNKED = """
 import sys
 from fcrlab import Params
-from fcrlab.repeats import label_repeats_in_chunks
+from fcrlab.chunks import label_repeats_in_chunks
 label_repeats_in_chunks(sys.argv[1], sys.argv[2], Params(), chunks=int(sys.argv[3]))
 """
 
@@ -151,11 +156,24 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per contender (best is kept)")
     parser.add_argument("--only", nargs="*", choices=list(CONTENDERS))
     parser.add_argument("--chunks", type=int, default=8, help="chunks for fcrlab_chunked")
+    parser.add_argument("--files", type=int, default=1, help="split the input in N files (a glob)")
     args = parser.parse_args()
-    source = DATA / f"contacts-{args.contacts}.parquet"
-    if not source.exists():
-        print(f"generating {args.contacts:,} contacts …", flush=True)
-        make_contacts(args.contacts, source)
+    if args.files == 1:
+        source = DATA / f"contacts-{args.contacts}.parquet"
+        if not source.exists():
+            print(f"generating {args.contacts:,} contacts …", flush=True)
+            make_contacts(args.contacts, source)
+    else:
+        folder = DATA / f"contacts-{args.contacts}-in-{args.files}"
+        source = folder / "part-*.parquet"
+        per_file = args.contacts // args.files
+        for i in range(args.files):
+            part = folder / f"part-{i:03d}.parquet"
+            if not part.exists():
+                print(f"generating part {i + 1} of {args.files} …", flush=True)
+                make_contacts(
+                    per_file, part, seed=i + 1, first_id=i * per_file, customers=args.contacts // 4
+                )
     names = args.only or ["floor", "fcrlab", "duckdb", "pandas"]
     if "pandas" in names and args.contacts > 20_000_000:
         names.remove("pandas")  # pandas needs far more memory than the machine has at this size

@@ -10,7 +10,7 @@ import polars as pl
 from fcrlab import __version__
 from fcrlab.io import Contacts
 from fcrlab.params import Params, parse_duration
-from fcrlab.repeats import REASONS, label_repeats
+from fcrlab.repeats import REASONS, label_repeats, observed_until
 from fcrlab.stats import wilson_exprs, wilson_interval
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "ledger",
     "ledger_table",
     "pending_table",
+    "sensitivity_curve",
+    "sensitivity_episodes",
     "window_sensitivity",
 ]
 
@@ -133,6 +135,99 @@ def fcr_breakdown(labels: pl.DataFrame, by: str | Sequence[str]) -> pl.DataFrame
     ).sort(["fcr", *keys], nulls_last=True)
 
 
+_EVER = "5200w"  # a window longer than any data: every earlier matching contact is "previous"
+
+
+def sensitivity_episodes(
+    contacts: Contacts,
+    params: Params | None = None,
+    windows: Sequence[str] = SENSITIVITY_WINDOWS,
+    matches: Sequence[str] = ("topic", "family", "any"),
+) -> pl.DataFrame:
+    """The reported episodes (first contacts, with topic, team and agent) under each window ×
+    match mode, the rest of the definition unchanged: one long frame with `match`, `window`
+    and `window_hours`, for `sensitivity_curve` (the workshop keeps it and filters it).
+
+    One labelling per match mode serves every window: a contact's previous matching contact
+    does not depend on the window (SPEC §2 rule 7), so under window w a contact is a first
+    contact when its gap to it exceeds w, and a first contact is a fix when every contact that
+    names it as previous came more than w later (and it is not abandoned, nor transferred
+    under `breaks_fcr`, rule 8); pending when its start + w passes `observed_until` (rule 9).
+    Rule 5 (after hours) itself depends on the window: then every window is labelled anew.
+    """
+    params = params or Params()
+    parts = []
+    for match in matches:
+        if match != "any" and not contacts.has("topic"):
+            continue
+        if params.after_hours == "follow_up_is_first":
+            for window in windows:
+                variant = params.replace(window=window, match=match)
+                firsts = episodes_table(label_repeats(contacts, variant, contact_fields=True))
+                parts.append(_variant(firsts, match, window))
+            continue
+        ever = params.replace(window=_EVER, match=match)
+        labels = label_repeats(contacts, ever, contact_fields=True).filter("counted")
+        until = observed_until(contacts, ever)
+        children = labels.group_by(contact_id="repeat_of").agg(child_gap=pl.col("gap_hours").min())
+        labels = labels.join(children, on="contact_id", how="left")
+        for window in windows:
+            hours = parse_duration(window).total_seconds() / 3600
+            first = pl.col("gap_hours").is_null() | (pl.col("gap_hours") > hours)
+            fix = (pl.col("child_gap").is_null() | (pl.col("child_gap") > hours)) & (
+                pl.col("outcome") != "abandoned"
+            )
+            if params.transfers == "breaks_fcr":
+                fix = fix & (pl.col("legs") == 1)
+            started = pl.col("started_at").dt.convert_time_zone("UTC")
+            pending = pl.lit(False) if until is None else started + parse_duration(window) > until
+            day = pl.col("started_at").dt.date()
+            in_period = (
+                pl.lit(True)
+                if params.period is None
+                else (day >= params.period.start) & (day < params.period.end)
+            )
+            firsts = labels.filter(first & in_period).with_columns(
+                pending=pending, first_contact_fix=pl.when(~pending).then(fix)
+            )
+            parts.append(_variant(firsts, match, window))
+    return pl.concat(parts)
+
+
+def _variant(firsts: pl.DataFrame, match: str, window: str) -> pl.DataFrame:
+    return firsts.select("topic", "team", "agent_id", "pending", "first_contact_fix").with_columns(
+        match=pl.lit(match),
+        window=pl.lit(window),
+        window_hours=pl.lit(parse_duration(window).total_seconds() / 3600),
+    )
+
+
+def sensitivity_curve(episodes: pl.DataFrame, where: pl.Expr | None = None) -> pl.DataFrame:
+    """FCR with its Wilson interval per window × match mode from `sensitivity_episodes`,
+    optionally over the episodes whose first contact satisfies `where`."""
+    if where is not None:
+        episodes = episodes.filter(where)
+    table = (
+        episodes.group_by("match", "window", "window_hours")
+        .agg(
+            episodes=(~pl.col("pending")).sum(),
+            pending_episodes=pl.col("pending").sum(),
+            fixes=pl.col("first_contact_fix").fill_null(False).sum(),
+        )
+        .with_columns(pl.col("episodes", "pending_episodes").cast(pl.Int64))
+    )
+    low, high = wilson_exprs(pl.col("fixes"), pl.col("episodes"))
+    return (
+        table.with_columns(
+            fcr=pl.when(pl.col("episodes") > 0).then(pl.col("fixes") / pl.col("episodes")),
+            fcr_ci_low=low,
+            fcr_ci_high=high,
+        )
+        .drop("fixes")
+        .sort("match", "window_hours")
+    )
+
+
 def window_sensitivity(
     contacts: Contacts,
     params: Params | None = None,
@@ -144,32 +239,7 @@ def window_sensitivity(
     analyst uses to defend a window (FCR falls as the window grows; where it flattens, later
     contacts are new questions rather than repeats). `episodes` optionally keeps only the
     episodes whose first contact satisfies it (e.g. `pl.col("team") == "team-east"`)."""
-    params = params or Params()
-    rows = []
-    for match in matches:
-        if match != "any" and not contacts.has("topic"):
-            continue
-        for window in windows:
-            variant = params.replace(window=window, match=match)
-            firsts = episodes_table(label_repeats(contacts, variant, contact_fields=True))
-            if episodes is not None:
-                firsts = firsts.filter(episodes)
-            settled = firsts.filter(~pl.col("pending"))
-            fixes, n = int(settled["first_contact_fix"].sum()), settled.height
-            low, high = wilson_interval(fixes, n)
-            rows.append(
-                {
-                    "match": match,
-                    "window": window,
-                    "window_hours": parse_duration(window).total_seconds() / 3600,
-                    "episodes": n,
-                    "pending_episodes": firsts.height - n,
-                    "fcr": fixes / n if n else None,
-                    "fcr_ci_low": low,
-                    "fcr_ci_high": high,
-                }
-            )
-    return pl.DataFrame(rows).sort("match", "window_hours")
+    return sensitivity_curve(sensitivity_episodes(contacts, params, windows, matches), episodes)
 
 
 _VARIANTS = (

@@ -25,7 +25,8 @@ from fcrlab.summary import (
     fcr_breakdown,
     fcr_summary,
     fcr_variants,
-    window_sensitivity,
+    sensitivity_curve,
+    sensitivity_episodes,
 )
 
 __all__ = ["ALL", "Workshop", "savings_per_year", "workshop"]
@@ -56,7 +57,8 @@ class Workshop:
     whatif: w.HTML
     view: w.Widget
     state: dict[str, Any] = dataclasses.field(default_factory=dict)
-    _curves: dict[tuple, pl.DataFrame] = dataclasses.field(default_factory=dict)
+    _variants: dict[tuple, pl.DataFrame] = dataclasses.field(default_factory=dict)
+    _curves: dict[tuple, tuple[pl.DataFrame, bytes]] = dataclasses.field(default_factory=dict)
 
     # ------------------------------------------------------------------ reading the controls
     def current_params(self) -> Params:
@@ -88,28 +90,26 @@ class Workshop:
         self.state.update({k: summary[k] for k in _SHOWN})
         self.numbers.value = _numbers_html(summary, self.controls)
         self.variants.value = _png(fcr_variants_chart(fcr_variants(summary)))
-        self.curve.value = _png(self._curve(params).pipe(window_curve))
+        self.curve.value = self._curve(params)
         table = fcr_breakdown(labels, ["topic", "team"]).sort("topic", "team")
         self.state["heatmap"] = table
         self.heatmap.value = _png(topic_team_heatmap(table, min_episodes=params.min_episodes))
         self.update_whatif()
 
-    def _curve(self, params: Params) -> pl.DataFrame:
-        # The curve does not depend on the window slider: cache it for the other choices.
-        key = (
-            params.channels,
-            params.abandoned,
-            params.transfers,
-            self.controls["topic"].value,
-            self.controls["team"].value,
-        )
-        if key not in self._curves:
-            self._curves[key] = window_sensitivity(
-                self.contacts, params, episodes=self._episode_filter()
-            )
-        curve = self._curves[key]
+    def _curve(self, params: Params) -> bytes:
+        """The window curve as PNG. Neither depends on the window slider: the labelled
+        variants are kept per definition (a topic or team only filters them), the picture per
+        definition, topic and team."""
+        definition = (params.channels, params.abandoned, params.transfers)
+        if definition not in self._variants:
+            self._variants[definition] = sensitivity_episodes(self.contacts, params)
+        scope = (*definition, self.controls["topic"].value, self.controls["team"].value)
+        if scope not in self._curves:
+            curve = sensitivity_curve(self._variants[definition], self._episode_filter())
+            self._curves[scope] = (curve, _png(window_curve(curve)))
+        curve, picture = self._curves[scope]
         self.state["curve"] = curve
-        return curve
+        return picture
 
     def update_whatif(self, *_: Any) -> None:
         c = self.controls
