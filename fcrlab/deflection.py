@@ -22,7 +22,7 @@ from fcrlab.impact import cluster_rates, money, page_change
 from fcrlab.io import Contacts
 from fcrlab.params import Params, parse_duration
 from fcrlab.repeats import REASONS, label_repeats, observed_until
-from fcrlab.stats import Z95, wilson_exprs, wilson_interval
+from fcrlab.stats import Z95, rate_summary, wilson_exprs, wilson_interval
 from fcrlab.sweep import calls_and_views, followed_by_call, online_before
 from fcrlab.web import WebVisits, load_page_topics, load_web_visits, page_topic_expr
 
@@ -145,16 +145,6 @@ def _shares(per_contact: pl.DataFrame, by: str) -> pl.DataFrame:
         same_question_ci_low=sq_low,
         same_question_ci_high=sq_high,
     ).sort(by, nulls_last=True)
-
-
-def _rate(name: str, successes: int, n: int) -> dict[str, Any]:
-    low, high = wilson_interval(successes, n)
-    return {
-        name: successes / n if n else None,
-        f"{name}_n": n,
-        f"{name}_ci_low": low,
-        f"{name}_ci_high": high,
-    }
 
 
 def _kappa(a: pl.Series, b: pl.Series) -> tuple[float | None, float | None]:
@@ -333,15 +323,15 @@ def _summary(
         "ci_low": low,
         "ci_high": high,
     }
-    out.update(_rate("same_question_share", int(per_contact["same_question"].sum()), n))
-    out.update(_rate("same_family_share", int(per_contact["same_family"].sum()), n))
+    out.update(rate_summary("same_question_share", int(per_contact["same_question"].sum()), n))
+    out.update(rate_summary("same_family_share", int(per_contact["same_family"].sum()), n))
     followed = int(views["followed_by_call"].sum())
     out.update(views_judged=views.height, views_followed_by_call=followed)
     out["view_call_rate"] = followed / views.height if views.height else None
     # Decisions W10: the agent-logged pilot flag, and how well it agrees with the data.
     period_calls = calls.filter(pl.col("excluded_reason").is_null())
     logged = period_calls["online_first"].drop_nulls()
-    out.update(_rate("pilot_share", int(logged.sum()), logged.len()))
+    out.update(rate_summary("pilot_share", int(logged.sum()), logged.len()))
     both = pl.DataFrame(
         {"flag": judged["online_first"], "data": per_contact["same_question"]}
     ).drop_nulls()

@@ -32,6 +32,7 @@ __all__ = [
     "hanley_mcneil_se",
     "mann_whitney_auc",
     "poisson_limits",
+    "rate_summary",
     "shrink_rates",
     "wilson_exprs",
     "wilson_interval",
@@ -51,6 +52,18 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float | Non
     centre = (p + z * z / (2 * n)) / denominator
     half = z / denominator * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def rate_summary(name: str, successes: int, n: int) -> dict[str, float | int | None]:
+    """A rate as fcrlab reports it: the fraction (None when n is 0), its n and the 95 % Wilson
+    interval, under the keys `name`, `name_n`, `name_ci_low`, `name_ci_high`."""
+    low, high = wilson_interval(successes, n)
+    return {
+        name: successes / n if n else None,
+        f"{name}_n": n,
+        f"{name}_ci_low": low,
+        f"{name}_ci_high": high,
+    }
 
 
 def wilson_exprs(successes: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.Expr]:

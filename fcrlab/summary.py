@@ -11,7 +11,7 @@ from fcrlab import __version__
 from fcrlab.io import Contacts
 from fcrlab.params import Params, parse_duration
 from fcrlab.repeats import REASONS, label_repeats, observed_until
-from fcrlab.stats import wilson_exprs, wilson_interval
+from fcrlab.stats import rate_summary, wilson_exprs
 
 __all__ = [
     "SENSITIVITY_WINDOWS",
@@ -29,17 +29,6 @@ __all__ = [
 ]
 
 SENSITIVITY_WINDOWS = ("24h", "48h", "72h", "7d", "14d", "30d")
-
-
-def _rate(name: str, successes: int, n: int) -> dict[str, Any]:
-    """A rate as SPEC §2 wants it: fraction (null when n = 0), its n and 95 % Wilson interval."""
-    low, high = wilson_interval(successes, n)
-    return {
-        name: successes / n if n else None,
-        f"{name}_n": n,
-        f"{name}_ci_low": low,
-        f"{name}_ci_high": high,
-    }
 
 
 def ledger(labels: pl.DataFrame) -> dict[str, int]:
@@ -101,12 +90,14 @@ def fcr_summary(
         ).height,
         "first_contact_fixes": counts["fixes"],
     }
-    summary.update(_rate("fcr", counts["fixes"], counts["episodes"]))
-    summary.update(_rate("fcr_flag", counts["flag"], counts["flag_n"]))
-    summary.update(_rate("fcr_strict", counts["strict"], counts["flag_n"]))
-    summary.update(_rate("fcr_survey", counts["survey"], counts["survey_n"]))
-    summary.update(_rate("repeat_rate", repeats.height, settled.height))
-    summary.update(_rate("cross_channel_repeat_share", int(crossing.item() or 0), repeats.height))
+    summary.update(rate_summary("fcr", counts["fixes"], counts["episodes"]))
+    summary.update(rate_summary("fcr_flag", counts["flag"], counts["flag_n"]))
+    summary.update(rate_summary("fcr_strict", counts["strict"], counts["flag_n"]))
+    summary.update(rate_summary("fcr_survey", counts["survey"], counts["survey_n"]))
+    summary.update(rate_summary("repeat_rate", repeats.height, settled.height))
+    summary.update(
+        rate_summary("cross_channel_repeat_share", int(crossing.item() or 0), repeats.height)
+    )
     summary["ledger"] = rows_ledger
     summary["params"] = params.to_dict()
     summary["fcrlab_version"] = __version__

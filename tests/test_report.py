@@ -140,3 +140,18 @@ def test_index_shows_the_week_and_the_week_before(sample_report, monkeypatch):
     change = 100 * (this.rates["fcr"][0] - before.rates["fcr"][0])
     assert f"{change:+.1f} pts" in text
     assert isinstance(this.flagged, pl.DataFrame) and "Flagged" in text
+
+
+def test_agent_ids_follow_pseudonymise_agents():
+    from fcrlab import Params, load_contacts
+    from fcrlab.privacy import pseudonymise
+
+    contacts = load_contacts(str(ROOT / "data" / "contacts.parquet"))
+    kept = pseudonymise(contacts, Params(), salt="s").frame
+    hidden = pseudonymise(contacts, Params.from_mapping({"pseudonymise_agents": True}), salt="s")
+    agents = hidden.frame["agent_id"].drop_nulls()
+    assert kept["agent_id"].equals(contacts.frame["agent_id"])
+    assert agents.len() and all(re.fullmatch(r"a[0-9a-f]{16}", a) for a in agents)
+    # Same agent, same pseudonym: the analyses still group by agent.
+    assert agents.n_unique() == contacts.frame["agent_id"].drop_nulls().n_unique()
+    assert not (set(agents) & set(contacts.frame["agent_id"].drop_nulls()))
