@@ -35,8 +35,8 @@ from fcrlab.stats import (
     benjamini_hochberg,
     beta_binomial_strength,
     binomial_lower_limit,
-    binomial_p_at_least,
     binomial_p_at_most,
+    fisher_p_worse,
     poisson_limits,
     shrink_rates,
 )
@@ -258,12 +258,15 @@ def _cells(grid: pl.DataFrame, params: Params) -> pl.DataFrame:
         observed_repeats=pl.col("episodes") - pl.col("fixes"),
         tested=(pl.col("episodes") >= params.min_episodes) & (peer_episodes > 0),
     ).with_columns(expected_repeats=pl.col("episodes") * (1 - pl.col("peer_fcr")))
-    repeat_rate = (1 - cells["peer_fcr"].fill_null(0.0)).to_numpy()
-    p_value = np.where(
-        cells["tested"].to_numpy(),
-        binomial_p_at_least(cells["observed_repeats"], cells["episodes"], repeat_rate),
-        np.nan,
-    )
+    # G2: Fisher's exact test of the unit against its peers (their rate is not exact either).
+    peer_n = (cells["topic_episodes"] - cells["episodes"]).to_numpy()
+    peer_bad = peer_n - (cells["topic_fixes"] - cells["fixes"]).to_numpy()
+    with np.errstate(invalid="ignore"):
+        p_value = np.where(
+            cells["tested"].to_numpy(),
+            fisher_p_worse(cells["observed_repeats"], cells["episodes"], peer_bad, peer_n),
+            np.nan,
+        )
     # G2: one Benjamini–Hochberg over the tested cells of both levels; only worse is flagged.
     rejected = pl.Series(benjamini_hochberg(p_value, params.fdr))
     # G3: a Beta prior per (level, topic) with the topic's FCR over all its episodes as mean.

@@ -27,8 +27,8 @@ __all__ = [
     "benjamini_hochberg",
     "beta_binomial_strength",
     "binomial_lower_limit",
-    "binomial_p_at_least",
     "binomial_p_at_most",
+    "fisher_p_worse",
     "hanley_mcneil_se",
     "mann_whitney_auc",
     "poisson_limits",
@@ -80,9 +80,14 @@ def wilson_exprs(successes: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Exp
 
 
 # ---------------------------------------------------------------------------- tests of cells
-def binomial_p_at_least(k: Array, n: Array, p: Array) -> np.ndarray:
-    """One-sided exact binomial p-value P(X ≥ k) for X ~ Binomial(n, p)."""
-    return _scipy().binom.sf(np.asarray(k, dtype=float) - 1, n, p)
+def fisher_p_worse(unit_bad: Array, unit_n: Array, peer_bad: Array, peer_n: Array) -> np.ndarray:
+    """One-sided Fisher exact p-value that a unit has more bad outcomes than its peers:
+    P(X ≥ unit_bad) for X ~ Hypergeometric(M = unit_n + peer_n, K = unit_bad + peer_bad,
+    N = unit_n) — the same as `scipy.stats.fisher_exact(..., alternative="greater")` on the
+    table [[unit_bad, unit_n − unit_bad], [peer_bad, peer_n − peer_bad]]."""
+    unit_bad, unit_n = np.asarray(unit_bad, dtype=float), np.asarray(unit_n, dtype=float)
+    peer_bad, peer_n = np.asarray(peer_bad, dtype=float), np.asarray(peer_n, dtype=float)
+    return _scipy().hypergeom.sf(unit_bad - 1, unit_n + peer_n, unit_bad + peer_bad, unit_n)
 
 
 def binomial_p_at_most(k: Array, n: Array, p: Array) -> np.ndarray:

@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from scipy.stats import binom, poisson
+from scipy.stats import binom, hypergeom, poisson
 
 __all__ = ["is_close", "naive_gaps"]
 
@@ -170,7 +170,14 @@ def _cells(episodes: list[dict], min_episodes: int, fdr: float) -> list[dict]:
             observed = n - f
             expected = n * (1 - peer_fcr) if peer_fcr is not None else None
             tested = n >= min_episodes and peer_n >= 1
-            p_value = float(binom.sf(observed - 1, n, 1 - peer_fcr)) if tested else None
+            # G2: Fisher's exact test against the peers, M all of the topic's episodes of this
+            # level, K all of their repeats, N the unit's episodes.
+            peer_repeats = peer_n - peer_f
+            p_value = (
+                float(hypergeom.sf(observed - 1, n + peer_n, observed + peer_repeats, n))
+                if tested
+                else None
+            )
             cells.append(
                 {
                     "level": level,

@@ -85,7 +85,7 @@ def test_g1_an_episode_without_a_team_is_in_its_topic_but_in_no_cell():
     assert g.signals.row(0, named=True)["fcr"] == pytest.approx(2 / 3)
 
 
-def test_g2_one_sided_exact_binomial_p_value_and_flag():
+def test_g2_one_sided_fisher_exact_p_value_and_flag():
     # G2's example: north has 4 tv questions, none fixed; its peers (south) fixed 9 of 10.
     rows = episodes("n", 4, 4, "tv", "north") + episodes("s", 10, 1, "tv", "south")
     g = run(rows, min_episodes=2)
@@ -93,12 +93,13 @@ def test_g2_one_sided_exact_binomial_p_value_and_flag():
     assert north["fcr"] == 0.0 and north["peer_fcr"] == pytest.approx(0.9)
     assert north["expected_repeats"] == pytest.approx(0.4)
     assert north["observed_repeats"] == 4
-    # P(X ≥ 4) for X ~ Binomial(4, 0.1) = 0.1 · 0.1 · 0.1 · 0.1 = 0.0001.
-    assert north["p_value"] == pytest.approx(0.0001, rel=1e-12)
-    # South: 1 repeat of 10 against peers who never fixed (peer FCR 0): P(X ≥ 1) = 1.
+    # Fisher: M = 14 questions, K = 5 repeats, N = 4 north's; P(X ≥ 4) = C(5,4)/C(14,4) = 5/1001.
+    assert north["p_value"] == pytest.approx(5 / 1001, rel=1e-12)
+    # South: 1 repeat of 10 against peers who never fixed (peer FCR 0): all 5 repeats cannot
+    # fall among north's 4, so south holds at least one: P(X ≥ 1) = 1.
     south = cell(g, "team", "south", "tv")
     assert south["peer_fcr"] == 0.0 and south["p_value"] == pytest.approx(1.0)
-    # BH over the two tested cells: 0.0001 ≤ 0.05 · 1/2; 1 > 0.05. Only the worse unit flags.
+    # BH over the two tested cells: 5/1001 ≤ 0.05 · 1/2; 1 > 0.05. Only the worse unit flags.
     assert north["flagged"] and not south["flagged"]
     assert g.to_json()["flagged"] == [
         {
@@ -108,7 +109,7 @@ def test_g2_one_sided_exact_binomial_p_value_and_flag():
             "episodes": 4,
             "fcr": 0.0,
             "peer_fcr": pytest.approx(0.9),
-            "p_value": pytest.approx(0.0001),
+            "p_value": pytest.approx(5 / 1001),
         }
     ]
 

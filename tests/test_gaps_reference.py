@@ -265,83 +265,86 @@ def test_g1_empty_topic_is_a_topic_of_its_own(impl) -> None:
 # --------------------------------------------------------------------------------------------
 # G2 Cells, peers and the test
 # --------------------------------------------------------------------------------------------
-def test_g2_decision_example_exact_one_sided_binomial(impl) -> None:
-    # north tv 4 episodes 0 fixes; peers (south) 10 episodes 9 fixes: q = 0.1, p = 0.1^4.
+def test_g2_decision_example_one_sided_fisher(impl) -> None:
+    # north tv 4 episodes 0 fixes; peers (south) 10 episodes 9 fixes. Fisher: M = 14 episodes,
+    # K = 5 repeats, N = 4 north's: P(X ≥ 4) = C(5,4)·C(9,0)/C(14,4) = 5/1001.
     log = Log()
     log.episodes(4, 0, "tv", "north")
     log.episodes(10, 9, "tv", "south")
     res = impl(log.frame(), options(min_episodes=2))
     north = res["cells"][("team", "north", "tv")]
     check(north, episodes=4, fixes=0, fcr=0.0, peer_fcr=0.9, expected_repeats=0.4)
-    check(north, observed_repeats=4, p_value=1e-4, flagged=True)
-    # south: peers 0/4 → peer_fcr 0, X ~ Bin(10, 1) is 10 for sure: P(X ≥ 1) = 1
+    check(north, observed_repeats=4, p_value=5 / 1001, flagged=True)
+    # south: 1 repeat of 10, peers 4 of 4: the 5 repeats cannot all be north's 4, P(X ≥ 1) = 1
     south = res["cells"][("team", "south", "tv")]
     check(south, episodes=10, fixes=9, fcr=0.9, peer_fcr=0.0, expected_repeats=10.0)
     check(south, observed_repeats=1, p_value=1.0, flagged=False)
 
 
 def test_g2_p_value_is_p_of_at_least_observed_and_bh_uses_rank_threshold(impl) -> None:
-    # north 3 episodes 1 fix (2 repeats), peers 10/9: P(X ≥ 2 | Bin(3, .1)) = 3·.01·.9 + .001
-    # = 0.028 < 0.05, but BH over 2 tested cells needs p_(1) ≤ 0.025: nothing flagged.
+    # north 3 episodes 1 fix (2 repeats), peers 10/9: M = 13, K = 3, N = 3:
+    # P(X ≥ 2) = [C(3,2)·C(10,1) + C(3,3)·C(10,0)] / C(13,3) = 31/286 ≈ 0.108: not flagged.
     log = Log()
     log.episodes(3, 1, "tv", "north")
     log.episodes(10, 9, "tv", "south")
     res = impl(log.frame(), options(min_episodes=3))
-    check(res["cells"][("team", "north", "tv")], p_value=0.028, flagged=False, peer_fcr=0.9)
-    # south: peers 1/3 → q = 2/3; P(X ≥ 1 | Bin(10, 2/3)) = 1 − (1/3)^10
+    check(res["cells"][("team", "north", "tv")], p_value=31 / 286, flagged=False, peer_fcr=0.9)
+    # south: 1 repeat of 10; P(X ≥ 1) = 1 − P(X = 0) = 1 − C(10,10)/C(13,10) = 1 − 1/286
     check(
         res["cells"][("team", "south", "tv")],
         peer_fcr=1 / 3,
-        p_value=1 - (1 / 3) ** 10,
+        p_value=1 - 1 / 286,
         flagged=False,
     )
 
 
 def test_g2_untested_cells_do_not_count_in_the_correction(impl) -> None:
-    # min_episodes 2. north 2/0, south 6/6, east 1 episode 0 fixes (below min_episodes).
-    # north's peers 7 episodes 6 fixes: p = (1/7)^2 = 1/49 ≈ 0.0204 ≤ 0.05·1/2 → flagged;
-    # counting east (m = 3) would need ≤ 0.0167 and flag nothing.
+    # min_episodes 2. north 3/0, south 7/7, east 1 episode 0 fixes (below min_episodes).
+    # north's peers 8 episodes 1 repeat: M = 11, K = 4, N = 3: p = C(4,3)/C(11,3) = 4/165
+    # ≈ 0.0242 ≤ 0.05·1/2 → flagged; counting east (m = 3) would need ≤ 0.0167.
     log = Log()
-    log.episodes(2, 0, "tv", "north")
-    log.episodes(6, 6, "tv", "south")
+    log.episodes(3, 0, "tv", "north")
+    log.episodes(7, 7, "tv", "south")
     log.episodes(1, 0, "tv", "east")
     res = impl(log.frame(), options(min_episodes=2))
-    check(res["cells"][("team", "north", "tv")], peer_fcr=6 / 7, p_value=1 / 49, flagged=True)
+    check(res["cells"][("team", "north", "tv")], peer_fcr=7 / 8, p_value=4 / 165, flagged=True)
     check(res["cells"][("team", "south", "tv")], peer_fcr=0.0, p_value=1.0, flagged=False)
     east = res["cells"][("team", "east", "tv")]
-    check(east, episodes=1, peer_fcr=0.75, expected_repeats=0.25, observed_repeats=1)
+    check(east, episodes=1, peer_fcr=0.7, expected_repeats=pytest.approx(0.3), observed_repeats=1)
     check(east, p_value=None, flagged=False)
 
 
 def test_g2_one_correction_over_both_levels_together(impl) -> None:
-    # north/a1: 2 episodes 0 fixes; no team/a2: 5 episodes 4 fixes. min_episodes 2.
-    # team north p = 0.2² = 0.04 (alone at its level it would pass 0.05); agent a1 p = 0.04;
-    # agent a2 (peers a1, 0/2) p = 1. One BH over m = 3: 0.04 > 0.05·2/3, 0.04 > 0.05/3.
+    # north/a1: 2 episodes 0 fixes; no team/a2: 5 episodes 5 fixes. min_episodes 2.
+    # team north and agent a1: M = 7, K = 2, N = 2: p = 1/C(7,2) = 1/21 ≈ 0.048 (alone at its
+    # level it would pass 0.05); agent a2 (peers a1, 0/2) p = 1. One BH over m = 3:
+    # 1/21 > 0.05·2/3 and > 0.05/3, so nothing is flagged.
     log = Log()
     log.episodes(2, 0, "tv", "north", "a1")
-    log.episodes(5, 4, "tv", "", "a2")
+    log.episodes(5, 5, "tv", "", "a2")
     res = impl(log.frame(), options(min_episodes=2))
     assert set(res["cells"]) == {
         ("team", "north", "tv"),
         ("agent", "a1", "tv"),
         ("agent", "a2", "tv"),
     }
-    check(res["cells"][("team", "north", "tv")], peer_fcr=0.8, p_value=0.04, flagged=False)
-    check(res["cells"][("agent", "a1", "tv")], peer_fcr=0.8, p_value=0.04, flagged=False)
+    check(res["cells"][("team", "north", "tv")], peer_fcr=1.0, p_value=1 / 21, flagged=False)
+    check(res["cells"][("agent", "a1", "tv")], peer_fcr=1.0, p_value=1 / 21, flagged=False)
     check(res["cells"][("agent", "a2", "tv")], peer_fcr=0.0, p_value=1.0, flagged=False)
 
 
 def test_g2_bh_step_up_flags_both_of_two_p_values_below_fdr(impl) -> None:
-    # north 2/0, south 2/0, no team 8/8 (peers of each: 10 episodes 8 fixes → p = 0.04).
-    # m = 2: p_(2) = 0.04 ≤ 0.05·2/2, so both are rejected although 0.04 > 0.05·1/2.
+    # north 2/0, south 2/0, no team 13/13. Each team's peers: 15 episodes 2 repeats, so
+    # M = 17, K = 4, N = 2: p = C(4,2)/C(17,2) = 6/136 ≈ 0.044. m = 2: p_(2) ≤ 0.05·2/2, so
+    # both are rejected although 0.044 > 0.05·1/2.
     log = Log()
     log.episodes(2, 0, "tv", "north")
     log.episodes(2, 0, "tv", "south")
-    log.episodes(8, 8, "tv")
+    log.episodes(13, 13, "tv")
     res = impl(log.frame(), options(min_episodes=2))
     for team in ("north", "south"):
-        check(res["cells"][("team", team, "tv")], peer_fcr=0.8, p_value=0.04, flagged=True)
-    # the same cells at fdr 0.03: 0.04 > 0.03 → nothing
+        check(res["cells"][("team", team, "tv")], peer_fcr=13 / 15, p_value=6 / 136, flagged=True)
+    # the same cells at fdr 0.03: 0.044 > 0.03 → nothing
     res = impl(log.frame(), options(min_episodes=2, fdr=0.03))
     assert not any(c["flagged"] for c in res["cells"].values())
 
@@ -666,7 +669,7 @@ def test_engine_to_json_lists_the_g2_and_g4_examples() -> None:
     json.dumps(out, allow_nan=False)
     assert len(out["flagged"]) == 1
     check(out["flagged"][0], level="team", unit="north", topic="tv", episodes=4, fcr=0.0)
-    check(out["flagged"][0], peer_fcr=0.9, p_value=1e-4)
+    check(out["flagged"][0], peer_fcr=0.9, p_value=5 / 1001)
     # tv FCR 9/14: north expects 4·5/14 repeats and has 4 (Poisson(1.43) 99.9 % quantile: 6),
     # south 10·5/14 and has 1
     assert all({"level", "unit"} <= set(m) for m in out["mix_adjusted"]), out["mix_adjusted"][:1]

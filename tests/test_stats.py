@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import polars as pl
 import pytest
 from scipy import stats as scipy_stats
 
@@ -15,8 +14,8 @@ from fcrlab.stats import (
     benjamini_hochberg,
     beta_binomial_strength,
     binomial_lower_limit,
-    binomial_p_at_least,
     binomial_p_at_most,
+    fisher_p_worse,
     hanley_mcneil_se,
     mann_whitney_auc,
     poisson_limits,
@@ -25,20 +24,27 @@ from fcrlab.stats import (
 
 
 # ---------------------------------------------------------------------------- binomial tests
-def test_p_at_least_is_the_upper_tail_decisions_g2_example():
-    # G2: 4 episodes, 0 fixes, peers' FCR 0.9 → P(X ≥ 4), X ~ Bin(4, 0.1) = 0.1⁴.
-    assert binomial_p_at_least(4, 4, 0.1) == pytest.approx(1e-4, rel=1e-12)
-    # P(X ≥ 0) is certain; P(X ≥ 1) = 1 − 0.9⁴.
-    assert binomial_p_at_least(0, 4, 0.1) == pytest.approx(1.0)
-    assert binomial_p_at_least(1, 4, 0.1) == pytest.approx(1 - 0.9**4)
+def test_fisher_p_worse_decisions_g2_example():
+    # G2: north 4 episodes 4 repeats, peers 10 episodes 1 repeat: M = 14, K = 5, N = 4,
+    # P(X ≥ 4) = C(5,4)·C(9,0)/C(14,4) = 5/1001.
+    assert fisher_p_worse(4, 4, 1, 10) == pytest.approx(5 / 1001, rel=1e-12)
+    # The peers' side of the same table: south 10 episodes 1 repeat, peers 4 of 4: certain.
+    assert fisher_p_worse(1, 10, 4, 4) == pytest.approx(1.0)
 
 
-def test_p_at_least_matches_scipy_vectorised():
-    k, n = np.array([0, 3, 7, 12]), np.array([10, 10, 20, 12])
-    p = np.array([0.2, 0.35, 0.5, 0.9])
-    expected = [scipy_stats.binom.sf(ki - 1, ni, pi) for ki, ni, pi in zip(k, n, p, strict=True)]
-    assert binomial_p_at_least(k, n, p) == pytest.approx(expected, rel=1e-12)
-    assert binomial_p_at_least(pl.Series(k), pl.Series(n), p) == pytest.approx(expected)
+def test_fisher_p_worse_matches_scipy_fisher_exact():
+    cases = [(4, 4, 1, 10), (2, 3, 1, 10), (30, 100, 200, 1000), (0, 12, 5, 40), (7, 7, 0, 3)]
+    for unit_bad, unit_n, peer_bad, peer_n in cases:
+        table = [[unit_bad, unit_n - unit_bad], [peer_bad, peer_n - peer_bad]]
+        expected = scipy_stats.fisher_exact(table, alternative="greater").pvalue
+        assert fisher_p_worse(unit_bad, unit_n, peer_bad, peer_n) == pytest.approx(expected)
+    columns = [np.array(c) for c in zip(*cases, strict=True)]
+    assert fisher_p_worse(*columns) == pytest.approx(
+        [
+            scipy_stats.fisher_exact([[a, b - a], [c, d - c]], alternative="greater").pvalue
+            for a, b, c, d in cases
+        ]
+    )
 
 
 def test_p_at_most_is_the_lower_tail_decisions_g5_example():
