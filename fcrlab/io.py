@@ -261,6 +261,29 @@ def _check(
         where.raise_for(message, column, rows, examples)
 
 
+def _require(
+    required: Sequence[str], columns: Sequence[str], found: Sequence[str], file: str
+) -> None:
+    """SPEC §1: a missing required column is an error that names it and the nearest one."""
+    for column in required:
+        if column not in columns:
+            near = difflib.get_close_matches(column, found, n=1, cutoff=0.5)
+            hint = f"; did you mean '{near[0]}' (map it with columns:)?" if near else ""
+            raise InputError(
+                f"required column {column!r} is missing{hint} (columns: {', '.join(found)})",
+                file=file,
+            )
+
+
+def _unreadable_time(params: Params) -> str:
+    if params.datetime_format:
+        return f"cannot read this as a date-time in the format {params.datetime_format!r}"
+    return (
+        "cannot read this as a date-time (expected e.g. 2026-03-01 08:15, 2026/03/01 08:15:00 "
+        "or 01-03-2026 08:15; set datetime_format for another form)"
+    )
+
+
 # ---------------------------------------------------------------------------- columns
 def _text(column: str) -> pl.Expr:
     """Trimmed text; an empty or whitespace-only cell is null (decisions D6)."""
@@ -390,14 +413,7 @@ def contacts_from_frame(
     frame = frame.select("source_row", pl.exclude("source_row")).with_columns(
         pl.col("source_row").cast(pl.Int64)
     )
-    for column in _REQUIRED:
-        if column not in frame.columns:
-            near = difflib.get_close_matches(column, raw.columns, n=1, cutoff=0.5)
-            hint = f"; did you mean '{near[0]}' (map it with columns:)?" if near else ""
-            raise InputError(
-                f"required column {column!r} is missing{hint} (columns: {', '.join(raw.columns)})",
-                file=file_label,
-            )
+    _require(_REQUIRED, frame.columns, raw.columns, file_label)
     defaults = params.default_values()
     present = {c for c in CONTACT_SCHEMA if c in frame.columns} | set(defaults)
     schema = frame.schema
@@ -491,13 +507,7 @@ def _validate(
         both,
         pl.col("started_at").is_null() & pl.col("__raw_started_at").is_not_null(),
         "__raw_started_at",
-        "cannot read this as a date-time"
-        + (
-            f" in the format {params.datetime_format!r}"
-            if params.datetime_format
-            else " (expected e.g. 2026-03-01 08:15, 2026/03/01 08:15:00 or 01-03-2026 08:15;"
-            " set datetime_format for another form)"
-        ),
+        _unreadable_time(params),
         "started_at",
         where,
     )

@@ -17,7 +17,16 @@ import polars as pl
 
 from fcrlab.clock import UTC_TYPE
 from fcrlab.errors import InputError, ParamsError
-from fcrlab.io import _check, _id_text, _Locator, _text, _timestamp, read_table
+from fcrlab.io import (
+    _check,
+    _id_text,
+    _Locator,
+    _require,
+    _text,
+    _timestamp,
+    _unreadable_time,
+    read_table,
+)
 from fcrlab.params import Params
 
 __all__ = [
@@ -93,14 +102,7 @@ def web_visits_from_frame(
     if raw.height == 0:
         raise InputError("has a header but no data rows", file=file_label)
     frame = raw.rename(_mapping_for(raw, params, file_label))
-    for column in _REQUIRED:
-        if column not in frame.columns:
-            near = difflib.get_close_matches(column, raw.columns, n=1, cutoff=0.5)
-            hint = f"; did you mean '{near[0]}' (map it with columns:)?" if near else ""
-            raise InputError(
-                f"required column {column!r} is missing{hint} (columns: {', '.join(raw.columns)})",
-                file=file_label,
-            )
+    _require(_REQUIRED, frame.columns, raw.columns, file_label)
     raw_columns = list(frame.columns)
     frame = frame.with_row_index("source_row", offset=1).with_columns(
         pl.col("source_row").cast(pl.Int64)
@@ -119,13 +121,7 @@ def web_visits_from_frame(
         both,
         pl.col("visited_at").is_null() & pl.col("__raw_visited_at").is_not_null(),
         "__raw_visited_at",
-        "cannot read this as a date-time"
-        + (
-            f" in the format {params.datetime_format!r}"
-            if params.datetime_format
-            else " (expected e.g. 2026-03-01 08:15, 2026/03/01 08:15:00 or 01-03-2026 08:15;"
-            " set datetime_format for another form)"
-        ),
+        _unreadable_time(params),
         "visited_at",
         where,
     )
