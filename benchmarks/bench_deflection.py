@@ -29,11 +29,11 @@ import platform
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from harness import best_of, timed_process
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -235,13 +235,7 @@ def run(name: str, contacts: Path, visits: Path) -> dict[str, float]:
         out.unlink(missing_ok=True)
     source = textwrap.dedent(CONTENDERS[name])
     args = [sys.executable, "-c", source, str(contacts), str(visits), *map(str, outs)]
-    began = time.perf_counter()
-    process = subprocess.Popen(args)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{name} failed")
-    return {"seconds": seconds, "peak_gib": usage.ru_maxrss / 1024 / 1024}
+    return timed_process(args, name)
 
 
 def answers(name: str) -> dict[str, int]:
@@ -276,13 +270,7 @@ def main() -> None:
             check=True,
         )
     names = args.only or ["import", "fcrlab", "fcrlab_kernel", "fcrlab_chunked", "duckdb"]
-    results: dict[str, dict[str, float]] = {}
-    for _ in range(args.repeat):
-        for name in names:  # interleaved, so drift in the machine hits every contender alike
-            result = run(name, contacts, visits)
-            best = results.get(name)
-            if best is None or result["seconds"] < best["seconds"]:
-                results[name] = result
+    results = best_of(names, args.repeat, lambda name: run(name, contacts, visits))
     print(
         f"\n{args.contacts:,} contacts, {2 * args.contacts:,} page views, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

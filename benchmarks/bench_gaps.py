@@ -25,11 +25,11 @@ import platform
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from harness import best_of, timed_process
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -160,13 +160,7 @@ def run(name: str, source: Path) -> dict[str, float]:
     out = DATA / f"gaps-out-{name}.parquet"
     out.unlink(missing_ok=True)
     args = [sys.executable, "-c", textwrap.dedent(CONTENDERS[name]), str(source), str(out)]
-    began = time.perf_counter()
-    process = subprocess.Popen(args)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{name} failed")
-    return {"seconds": seconds, "peak_gib": usage.ru_maxrss / 1024 / 1024}
+    return timed_process(args, name)
 
 
 def check_same_cells() -> None:
@@ -205,13 +199,7 @@ def main() -> None:
         )
         subprocess.run([sys.executable, "-c", prepare], check=True)
     names = args.only or list(CONTENDERS)
-    results: dict[str, dict[str, float]] = {}
-    for _ in range(args.repeat):
-        for name in names:  # interleaved, so drift in the machine hits every contender alike
-            result = run(name, labels)
-            best = results.get(name)
-            if best is None or result["seconds"] < best["seconds"]:
-                results[name] = result
+    results = best_of(names, args.repeat, lambda name: run(name, labels))
     print(
         f"\n{args.contacts:,} contacts, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, best of {args.repeat}; labelled once beforehand, gaps step only"

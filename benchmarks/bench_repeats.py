@@ -14,14 +14,13 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from harness import best_of, timed_process
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -141,13 +140,7 @@ def run(name: str, source: Path, chunks: int) -> dict[str, float]:
     args = [sys.executable, "-c", textwrap.dedent(CONTENDERS[name]), str(source), str(out)]
     if name == "fcrlab_chunked":
         args.append(str(chunks))
-    began = time.perf_counter()
-    process = subprocess.Popen(args)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{name} failed")
-    return {"seconds": seconds, "peak_gib": usage.ru_maxrss / 1024 / 1024}
+    return timed_process(args, name)
 
 
 def main() -> None:
@@ -177,13 +170,7 @@ def main() -> None:
     names = args.only or ["floor", "fcrlab", "duckdb", "pandas"]
     if "pandas" in names and args.contacts > 20_000_000:
         names.remove("pandas")  # pandas needs far more memory than the machine has at this size
-    results: dict[str, dict[str, float]] = {}
-    for _ in range(args.repeat):
-        for name in names:  # interleaved, so drift in the machine hits every contender alike
-            result = run(name, source, args.chunks)
-            best = results.get(name)
-            if best is None or result["seconds"] < best["seconds"]:
-                results[name] = result
+    results = best_of(names, args.repeat, lambda name: run(name, source, args.chunks))
     print(
         f"\n{args.contacts:,} contacts, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, best of {args.repeat}"
