@@ -276,13 +276,13 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"best of {args.repeat}"
     )
-    print(f"{'contender':<16}{'seconds':>9}{'peak GiB':>10}{'÷ duckdb':>10}")
+    print(f"{'contender':<19}{'seconds':>9}{'peak GiB':>10}{'÷ duckdb':>10}")
     for name, r in results.items():
         ratio = r["seconds"] / results["duckdb"]["seconds"] if "duckdb" in results else float("nan")
-        print(f"{name:<16}{r['seconds']:>9.2f}{r['peak_gib']:>10.2f}{ratio:>10.2f}")
+        print(f"{name:<19}{r['seconds']:>9.2f}{r['peak_gib']:>10.2f}{ratio:>10.2f}")
     found = {name: answers(name) for name in results if name not in ("import", "fcrlab_full")}
     for name, counts in found.items():
-        print(f"{name:<16}" + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        print(f"{name:<19}" + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     if len({json.dumps(c, sort_keys=True) for c in found.values()}) > 1:
         print("warning: the contenders disagree")
     RESULTS.mkdir(exist_ok=True)
