@@ -1,19 +1,27 @@
-"""Benchmark: fcrlab's whole knowledge-gaps analysis against the same per-cell aggregation written
-as an analyst would in DuckDB SQL (episodes and fixes per (topic, team) and (topic, agent) with the
-peers' FCR). Both start from the same labelled episodes: the contacts are labelled ONCE with
-fcrlab beforehand (`label_repeats`, written as Parquet) and only the gaps step is timed. Every
-contender is a whole process (imports included), Parquet in and out, timed in the same run on the
-same file, best of N, interleaved; peak memory is the child's max RSS.
+"""Benchmark: `gaps` on N contacts in fcrlab against the same per-cell aggregation written as an
+analyst would in DuckDB SQL (episodes and fixes per (topic, team) and (topic, agent) with the
+peers' FCR). Every contender is a whole process (imports included), Parquet in and out, timed
+in the same run on the same file, best of N, interleaved; peak memory is the child's max RSS.
+The cells of every contender are compared at the end.
 
-    python benchmarks/bench_gaps.py                       # 1M contacts
-    python benchmarks/bench_gaps.py --contacts 10000000   # the issue's size
+    python benchmarks/bench_gaps.py                                 # 1M contacts
+    python benchmarks/bench_gaps.py --contacts 10000000             # the issue's size
+    python benchmarks/bench_gaps.py --contacts 10000000 --from labels
 
-Contenders:
-- `fcrlab`: `knowledge_gaps(None, params, labels=…)` on the labels read with the columns it needs
-  (cells with BH and shrinkage, mix adjustment and funnels, weekly spikes, follow-ups with their
-  per-customer next-contact pass, signals and AUCs, training needs); writes the cells.
-- `duckdb`: the per-cell aggregation and peer FCR only; writes the cells.
+`--from contacts` (default, the issue's measure): both sides start from the raw contacts, so
+both must find the repeats to know which episodes were fixed.
+- `fcrlab`: `load_contacts` (every SPEC §1 check), `knowledge_gaps(...).cells` (repeat labels,
+  then the cells with Fisher's test, BH and shrinkage); writes the cells.
+- `duckdb`: `LAG`/`LEAD` over (customer, topic) for the 7-day rule, then the per-cell
+  aggregation and peer FCR; writes the cells.
+- `fcrlab_all`: every table of the analysis (mix adjustment, weekly spikes, follow-ups, signals
+  and AUCs, training needs) besides the cells.
+
+`--from labels`: the gaps step alone, on contacts labelled once beforehand with fcrlab.
+- `fcrlab`: `knowledge_gaps(None, params, labels=pl.scan_parquet(...)).cells`.
+- `duckdb`: the per-cell aggregation and peer FCR only.
 - `polars_cells`: the same per-cell aggregation as a plain polars group_by (the issue's 1.6×).
+- `fcrlab_all`: every table, as above.
 """
 
 from __future__ import annotations
@@ -94,29 +102,29 @@ def label_once(contacts: Path, labels: Path) -> None:
     from fcrlab import Params, label_repeats, load_contacts
     from fcrlab.cli import write_frame
 
-    params = Params()
+    params = Params(timezone="UTC")
     write_frame(label_repeats(load_contacts(contacts, params), params, contact_fields=True), labels)
 
 
+# --from contacts (the issue's measure: `gaps` on N contacts). Both sides start from the raw
+# contacts and must find the repeats themselves to know which episodes were fixed; timestamps
+# are taken as UTC on both sides so that a 7-day window means the same on both.
 FCRLAB = """
-import sys, polars as pl
-from fcrlab import Params
+import sys
+from fcrlab import Params, load_contacts
 from fcrlab.cli import write_frame
-from fcrlab.gaps import INPUT_COLUMNS, knowledge_gaps
-labels = pl.read_parquet(sys.argv[1], columns=list(INPUT_COLUMNS))
-gaps = knowledge_gaps(None, Params(), labels=labels)
+from fcrlab.gaps import knowledge_gaps
+params = Params(timezone="UTC")
+gaps = knowledge_gaps(load_contacts(sys.argv[1], params), params)
 write_frame(gaps.cells, sys.argv[2])
 """
 
-DUCKDB = """
-import sys, duckdb
-duckdb.sql(f'''
-COPY (
-  WITH episodes AS (
-    SELECT topic, team, agent_id, first_contact_fix::INTEGER AS fix
-    FROM read_parquet('{sys.argv[1]}')
-    WHERE episode_seq = 1 AND in_period AND NOT pending
-  ),
+# Every table (cells, mix, weekly spikes, follow-ups, signals and AUCs, training needs).
+FCRLAB_ALL = FCRLAB.replace(
+    "write_frame(gaps.cells", "gaps.to_json(); gaps.training_needs\nwrite_frame(gaps.cells"
+)
+
+_CELLS_SQL = """
   topics AS (SELECT topic, count(*) AS n, sum(fix) AS fixes FROM episodes GROUP BY topic),
   cells AS (
     SELECT 'team' AS level, team AS unit, topic, count(*) AS episodes, sum(fix) AS fixes
@@ -129,9 +137,66 @@ COPY (
          (t.fixes - c.fixes) / NULLIF(t.n - c.episodes, 0) AS peer_fcr
   FROM cells c JOIN topics t ON c.topic IS NOT DISTINCT FROM t.topic
   ORDER BY level, topic, unit
+"""
+
+DUCKDB = (
+    """
+import sys, duckdb
+duckdb.sql("SET enable_progress_bar = false")
+duckdb.sql(f'''
+COPY (
+  WITH contacts AS (
+    SELECT topic, team, agent_id, started_at,
+           started_at - LAG(started_at) OVER w <= INTERVAL 7 DAY AS is_repeat,
+           LEAD(started_at) OVER w - started_at <= INTERVAL 7 DAY AS came_back
+    FROM read_parquet('{sys.argv[1]}')
+    WINDOW w AS (PARTITION BY customer_id, topic ORDER BY started_at, contact_id)
+  ),
+  episodes AS (  -- first contacts whose 7 days are observed; fixed when nobody came back
+    SELECT topic, team, agent_id, (NOT coalesce(came_back, false))::INTEGER AS fix
+    FROM contacts
+    WHERE NOT coalesce(is_repeat, false)
+      AND started_at <= (SELECT max(started_at) FROM read_parquet('{sys.argv[1]}'))
+                        - INTERVAL 7 DAY
+  ),"""
+    + _CELLS_SQL
+    + """
 ) TO '{sys.argv[2]}' (FORMAT parquet)
 ''')
 """
+)
+
+# --from labels: the gaps step alone, on contacts labelled once beforehand (a lazy scan: each
+# table reads only the columns it needs).
+FCRLAB_LABELS = """
+import sys, polars as pl
+from fcrlab import Params
+from fcrlab.cli import write_frame
+from fcrlab.gaps import knowledge_gaps
+gaps = knowledge_gaps(None, Params(timezone="UTC"), labels=pl.scan_parquet(sys.argv[1]))
+write_frame(gaps.cells, sys.argv[2])
+"""
+
+FCRLAB_LABELS_ALL = FCRLAB_LABELS.replace(
+    "write_frame(gaps.cells", "gaps.to_json(); gaps.training_needs\nwrite_frame(gaps.cells"
+)
+
+DUCKDB_LABELS = (
+    """
+import sys, duckdb
+duckdb.sql(f'''
+COPY (
+  WITH episodes AS (
+    SELECT topic, team, agent_id, first_contact_fix::INTEGER AS fix
+    FROM read_parquet('{sys.argv[1]}')
+    WHERE episode_seq = 1 AND in_period AND NOT pending
+  ),"""
+    + _CELLS_SQL
+    + """
+) TO '{sys.argv[2]}' (FORMAT parquet)
+''')
+"""
+)
 
 POLARS_CELLS = """
 import sys, polars as pl
@@ -153,28 +218,36 @@ out = cells.join(topics, on="topic", nulls_equal=True).with_columns(
 out.collect().write_parquet(sys.argv[2])
 """
 
-CONTENDERS = {"fcrlab": FCRLAB, "duckdb": DUCKDB, "polars_cells": POLARS_CELLS}
+CONTENDERS = {
+    "contacts": {"fcrlab": FCRLAB, "duckdb": DUCKDB, "fcrlab_all": FCRLAB_ALL},
+    "labels": {
+        "fcrlab": FCRLAB_LABELS,
+        "duckdb": DUCKDB_LABELS,
+        "polars_cells": POLARS_CELLS,
+        "fcrlab_all": FCRLAB_LABELS_ALL,
+    },
+}
 
 
-def run(name: str, source: Path) -> dict[str, float]:
-    out = DATA / f"gaps-out-{name}.parquet"
+def run(mode: str, name: str, source: Path) -> dict[str, float]:
+    out = DATA / f"gaps-out-{mode}-{name}.parquet"
     out.unlink(missing_ok=True)
-    args = [sys.executable, "-c", textwrap.dedent(CONTENDERS[name]), str(source), str(out)]
+    args = [sys.executable, "-c", textwrap.dedent(CONTENDERS[mode][name]), str(source), str(out)]
     return timed_process(args, name)
 
 
-def check_same_cells() -> None:
-    """The three contenders' cells agree (episodes, fixes, FCR and peer FCR per cell)."""
+def check_same_cells(mode: str) -> None:
+    """The contenders' cells agree (episodes, fixes, FCR and peer FCR per cell)."""
     keys, columns = ["level", "unit", "topic"], ["episodes", "fixes", "fcr", "peer_fcr"]
     frames = {}
-    for name in CONTENDERS:
-        path = DATA / f"gaps-out-{name}.parquet"
+    for name in CONTENDERS[mode]:
+        path = DATA / f"gaps-out-{mode}-{name}.parquet"
         if path.exists():
             frame = pl.read_parquet(path).select(*keys, *columns)
             frames[name] = frame.cast({"episodes": pl.Int64, "fixes": pl.Int64}).sort(keys)
     if "fcrlab" in frames:
         for name, frame in frames.items():
-            same = frame.equals(frames["fcrlab"]) or all(
+            same = frame.select(*keys).equals(frames["fcrlab"].select(*keys)) and all(
                 np.allclose(frame[c].to_numpy(), frames["fcrlab"][c].to_numpy(), equal_nan=True)
                 for c in columns
             )
@@ -185,11 +258,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per contender (best is kept)")
-    parser.add_argument("--only", nargs="*", choices=list(CONTENDERS))
+    parser.add_argument(
+        "--from",
+        dest="mode",
+        choices=list(CONTENDERS),
+        default="contacts",
+        help="start from the raw contacts (default) or from labels made once beforehand",
+    )
+    parser.add_argument("--only", nargs="*", help="contenders to run (default: all of the mode)")
     args = parser.parse_args()
     contacts = DATA / f"gaps-contacts-{args.contacts}.parquet"
     labels = DATA / f"gaps-labels-{args.contacts}.parquet"
-    if not labels.exists():
+    if not contacts.exists() or (args.mode == "labels" and not labels.exists()):
         # In a child process: a child forked from a big parent would inherit its peak memory.
         print(f"generating {args.contacts:,} contacts and labelling them (not timed) …", flush=True)
         prepare = (
@@ -198,19 +278,21 @@ def main() -> None:
             f"b.label_once(Path({str(contacts)!r}), Path({str(labels)!r}))"
         )
         subprocess.run([sys.executable, "-c", prepare], check=True)
-    names = args.only or list(CONTENDERS)
-    results = best_of(names, args.repeat, lambda name: run(name, labels))
+    names = args.only or list(CONTENDERS[args.mode])
+    source = contacts if args.mode == "contacts" else labels
+    results = best_of(names, args.repeat, lambda name: run(args.mode, name, source))
+    what = "from the raw contacts" if args.mode == "contacts" else "labelled once beforehand"
     print(
         f"\n{args.contacts:,} contacts, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, best of {args.repeat}; labelled once beforehand, gaps step only"
+        f"{os.cpu_count()} cores, best of {args.repeat}; {what}"
     )
     print(f"{'contender':<16}{'seconds':>9}{'peak GiB':>10}{'÷ duckdb':>10}")
     for name, r in results.items():
         ratio = r["seconds"] / results["duckdb"]["seconds"] if "duckdb" in results else float("nan")
         print(f"{name:<16}{r['seconds']:>9.2f}{r['peak_gib']:>10.2f}{ratio:>10.2f}")
-    check_same_cells()
+    check_same_cells(args.mode)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"gaps-{args.contacts}.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / f"gaps-{args.mode}-{args.contacts}.json").write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ customers the packing cannot tell apart.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import functools
 from typing import Any
 
 import numpy as np
@@ -78,20 +78,79 @@ _US_SECOND, _US_DAY = 1_000_000, 86_400_000_000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-@dataclasses.dataclass(frozen=True)
 class Gaps:
-    """The knowledge-gaps tables of SPEC §3, each sorted (notebooks stay deterministic)."""
+    """The knowledge-gaps tables of SPEC §3, each sorted (notebooks stay deterministic).
 
-    cells: pl.DataFrame
-    mix_adjusted: pl.DataFrame
-    weekly: pl.DataFrame
-    spikes: pl.DataFrame
-    follow_ups: pl.DataFrame
-    worth_answering: pl.DataFrame
-    signals: pl.DataFrame
-    signal_auc: pl.DataFrame
-    training_needs: pl.DataFrame
-    params: Params
+    Each table is worked out when first asked for, then kept: `gaps.cells` alone (what
+    `fcrlab gaps --out` writes) needs one aggregation of the episodes, not the follow-up pass
+    over every contact. The labels may be a LazyFrame (`pl.scan_parquet` of `fcrlab repeats`
+    output): each table then reads only the columns it needs.
+    """
+
+    def __init__(
+        self, labels: pl.DataFrame | pl.LazyFrame, params: Params, until: dt.datetime | None
+    ) -> None:
+        self.params = params
+        self._labels = labels
+        self._until = until
+        # Worked out now: a change naming a page without page_topics is an error at once.
+        self._change_labels = _change_labels(params)
+
+    @functools.cached_property
+    def _every_week(self) -> pl.DataFrame:
+        return _aggregate(self._labels, self.params)
+
+    @functools.cached_property
+    def _grid(self) -> pl.DataFrame:
+        return self._every_week.filter("in_period")  # G1: the reported episodes
+
+    @functools.cached_property
+    def cells(self) -> pl.DataFrame:
+        """Per (topic, team) and (topic, agent): FCR against the peers, test and shrinkage."""
+        return _cells(self._grid, self.params)
+
+    @functools.cached_property
+    def mix_adjusted(self) -> pl.DataFrame:
+        """Per team and agent: observed/expected repeats for their topic mix, funnel limits."""
+        return _mix_adjusted(self._grid, self.params)
+
+    @functools.cached_property
+    def weekly(self) -> pl.DataFrame:
+        """FCR per topic per ISO week against the trailing baseline (p-chart)."""
+        return _weekly(self._every_week, self.params, self._change_labels)
+
+    @property
+    def spikes(self) -> pl.DataFrame:
+        return self.weekly.filter("spike")
+
+    @functools.cached_property
+    def follow_ups(self) -> pl.DataFrame:
+        """`topic → next_topic` with counts and shares (G6)."""
+        return follow_ups(self._labels, self.params, self._until)
+
+    @property
+    def worth_answering(self) -> pl.DataFrame:
+        """The follow-up pairs worth answering up front."""
+        return self.follow_ups.filter(
+            pl.col("topic").ne_missing(pl.col("next_topic"))  # G6: a same-topic one is a repeat
+            & (pl.col("share") >= self.params.follow_up_min_share)
+            & (pl.col("count") >= self.params.follow_up_count)
+        )
+
+    @functools.cached_property
+    def signals(self) -> pl.DataFrame:
+        """Per topic: agent-ticked, survey and behaviour FCR and mean CES (G7)."""
+        return _signals(self._grid)
+
+    @functools.cached_property
+    def signal_auc(self) -> pl.DataFrame:
+        """How well each signal predicts an actual repeat, as AUC with interval (G7)."""
+        return _signal_auc(_signal_counts(self._labels))
+
+    @functools.cached_property
+    def training_needs(self) -> pl.DataFrame:
+        """Per agent and topic: excess repeats, ranked (G8)."""
+        return _training_needs(self.cells, self._grid, self.params)
 
     @property
     def flagged(self) -> pl.DataFrame:
@@ -119,62 +178,49 @@ class Gaps:
 
 
 def knowledge_gaps(
-    contacts: Contacts | None, params: Params | None = None, labels: pl.DataFrame | None = None
+    contacts: Contacts | None,
+    params: Params | None = None,
+    labels: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> Gaps:
     """Every knowledge-gaps table of SPEC §3, over the reported, settled episodes (G1).
 
-    Pass `labels` from `label_repeats(contacts, params, contact_fields=True)` to label only once;
-    with labels, `contacts` may be None (`observed_until` then comes from the labels, D8).
+    Pass `labels` from `label_repeats(contacts, params, contact_fields=True)` (or a scan of
+    them) to label only once; with labels, `contacts` may be None (`observed_until` then comes
+    from the labels, D8). The tables are worked out when first used (see `Gaps`).
     """
     params = params or Params()
     if labels is None:
         if contacts is None:
             raise InputError("knowledge_gaps needs contacts or their labels")
         labels = label_repeats(contacts, params, contact_fields=True)
-    missing = [c for c in INPUT_COLUMNS if c not in labels.columns]
+    names = labels.collect_schema().names()
+    missing = [c for c in INPUT_COLUMNS if c not in names]
     if missing:
         raise InputError(
             f"labels lack {', '.join(missing)} (label with contact_fields=True)", column=missing[0]
         )
-    every_week, signal_counts = _aggregate(labels, params)
-    grid = every_week.filter("in_period")  # G1: the reported episodes
-    cells = _cells(grid, params)
-    weekly = _weekly(every_week, params)
-    pairs = follow_ups(labels, params, _until(contacts, labels, params))
-    return Gaps(
-        cells=cells,
-        mix_adjusted=_mix_adjusted(grid, params),
-        weekly=weekly,
-        spikes=weekly.filter("spike"),
-        follow_ups=pairs,
-        worth_answering=pairs.filter(
-            pl.col("topic").ne_missing(pl.col("next_topic"))  # G6: a same-topic one is a repeat
-            & (pl.col("share") >= params.follow_up_min_share)
-            & (pl.col("count") >= params.follow_up_count)
-        ),
-        signals=_signals(grid),
-        signal_auc=_signal_auc(signal_counts),
-        training_needs=_training_needs(cells, grid, params),
-        params=params,
-    )
+    return Gaps(labels, params, _until(contacts, labels, params))
 
 
 # ---------------------------------------------------------------------------- episodes (G1)
-def _until(contacts: Contacts | None, labels: pl.DataFrame, params: Params) -> dt.datetime | None:
+def _until(
+    contacts: Contacts | None, labels: pl.DataFrame | pl.LazyFrame, params: Params
+) -> dt.datetime | None:
     if contacts is not None:
         return observed_until(contacts, params)
     if params.observed_until is not None:
         return to_utc_instant(params.observed_until, params.timezone)
-    latest = labels["started_at"].max()  # D8: the latest start of any row read
+    # D8: the latest start of any row read
+    latest = labels.lazy().select(pl.col("started_at").max()).collect().item()
     return None if latest is None else latest.astimezone(dt.UTC)  # type: ignore[union-attr]
 
 
-def _local_day(labels: pl.DataFrame, timezone: str) -> pl.Expr:
+def _local_day(labels: pl.DataFrame | pl.LazyFrame, timezone: str) -> pl.Expr:
     """The local calendar day (days since 1970-01-01) of `started_at`, without a time-zone
     conversion per row: the UTC offsets over the data's span, sampled every 15 minutes (every
     offset in use is a multiple of that), their change points, and a binary search per row."""
     us = pl.col("started_at").dt.epoch("us")
-    low, high = labels.select(us.min(), us.max().alias("high")).row(0)
+    low, high = labels.lazy().select(us.min(), us.max().alias("high")).collect().row(0)
     if low is None:
         return us.cast(pl.Int32)
     step = 15 * 60 * _US_SECOND
@@ -187,36 +233,49 @@ def _local_day(labels: pl.DataFrame, timezone: str) -> pl.Expr:
     return (local // _US_DAY).cast(pl.Int32)
 
 
-def _aggregate(labels: pl.DataFrame, params: Params) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The settled episodes (first contacts, not pending) aggregated ONCE per (topic, team,
-    agent, ISO week, in the period) with the sums every table needs (G1; G9: the weekly
-    baselines also use the weeks before the period); and counts per signal value (G7)."""
+def _settled(labels: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """G1: the episodes, by their first contact, whose window is fully observed."""
     settled = (pl.col("episode_seq") == 1) & ~pl.col("pending")
+    return labels.lazy().filter(settled.fill_null(False))
+
+
+def _aggregate(labels: pl.DataFrame | pl.LazyFrame, params: Params) -> pl.DataFrame:
+    """The settled episodes aggregated ONCE per (topic, team, agent, ISO week, in the period)
+    with the sums every table needs (G1; G9: the weekly baselines also use the weeks before
+    the period)."""
     day = _local_day(labels, params.timezone)
-    episodes = labels.lazy().filter(settled.fill_null(False))
-    grid = episodes.group_by(
-        "topic",
-        "team",
-        "agent_id",
-        "in_period",
-        monday=day - (day + 3) % 7,  # 1970-01-01: Thu
-    ).agg(
-        episodes=pl.len().cast(pl.Int64),
-        fixes=pl.col("first_contact_fix").sum().cast(pl.Int64),
-        flag_n=pl.col("resolved").count().cast(pl.Int64),
-        flag=pl.col("resolved").sum().cast(pl.Int64),
-        survey_n=pl.col("survey_resolved").count().cast(pl.Int64),
-        survey=pl.col("survey_resolved").sum().cast(pl.Int64),
-        ces_n=pl.col("ces").count().cast(pl.Int64),
-        ces_sum=pl.col("ces").cast(pl.Int64).sum(),
+    return (
+        _settled(labels)
+        .group_by(
+            "topic",
+            "team",
+            "agent_id",
+            "in_period",
+            monday=day - (day + 3) % 7,  # 1970-01-01: Thu
+        )
+        .agg(
+            episodes=pl.len().cast(pl.Int64),
+            fixes=pl.col("first_contact_fix").sum().cast(pl.Int64),
+            flag_n=pl.col("resolved").count().cast(pl.Int64),
+            flag=pl.col("resolved").sum().cast(pl.Int64),
+            survey_n=pl.col("survey_resolved").count().cast(pl.Int64),
+            survey=pl.col("survey_resolved").sum().cast(pl.Int64),
+            ces_n=pl.col("ces").count().cast(pl.Int64),
+            ces_sum=pl.col("ces").cast(pl.Int64).sum(),
+        )
+        .collect()
     )
-    signals = (
-        episodes.filter("in_period")
+
+
+def _signal_counts(labels: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Reported episodes counted per value of each signal and the actual fix (G7)."""
+    return (
+        _settled(labels)
+        .filter("in_period")
         .group_by("first_contact_fix", "resolved", "survey_resolved", "ces")
         .len()
+        .collect()
     )
-    grid_frame, signal_frame = pl.collect_all([grid, signals])
-    return grid_frame, signal_frame
 
 
 def _topics(grid: pl.DataFrame) -> pl.DataFrame:
@@ -336,7 +395,9 @@ def funnel_curve(mix_adjusted: pl.DataFrame, level: str = "team", points: int = 
 
 
 # ---------------------------------------------------------------------------- weekly (G5)
-def _weekly(grid: pl.DataFrame, params: Params) -> pl.DataFrame:
+def _weekly(
+    grid: pl.DataFrame, params: Params, change_labels: tuple[pl.Expr, pl.Expr]
+) -> pl.DataFrame:
     """G5: FCR per topic and ISO week against the pooled FCR of the 8 weeks before it, over
     every settled episode; G9: only the weeks whose Monday is in the period are reported."""
     weeks = grid.group_by("topic", "monday").agg(pl.col("episodes").sum(), pl.col("fixes").sum())
@@ -384,7 +445,7 @@ def _weekly(grid: pl.DataFrame, params: Params) -> pl.DataFrame:
         lower_limit=pl.Series(binomial_lower_limit(n, baseline, _SPIKE_P)).fill_nan(None),
         spike=pl.Series(spike, dtype=pl.Boolean),
     )
-    change, change_date = _change_labels(params)
+    change, change_date = change_labels
     if params.period is not None:
         weekly = weekly.filter(
             monday.is_between(params.period.start, params.period.end, closed="left")

@@ -531,6 +531,21 @@ def test_labels_given_or_not_give_the_same_tables(sample_gaps):
         assert getattr(again, name).equals(getattr(g, name)), name
 
 
+def test_a_scan_of_written_labels_gives_the_same_tables_and_only_what_is_asked(
+    tmp_path, sample_gaps
+):
+    contacts, params, g = sample_gaps
+    path = tmp_path / "labels.parquet"
+    label_repeats(contacts, params, contact_fields=True).write_parquet(path)
+    scanned = knowledge_gaps(None, params, labels=pl.scan_parquet(path))
+    assert scanned.cells.equals(g.cells)
+    # Asking for the cells does not run the follow-up pass or the signal counts.
+    assert "follow_ups" not in vars(scanned) and "signal_auc" not in vars(scanned)
+    for name in ("mix_adjusted", "weekly", "follow_ups", "signal_auc", "training_needs"):
+        assert getattr(scanned, name).equals(getattr(g, name)), name
+    assert scanned.to_json() == g.to_json()
+
+
 def test_everything_pending_gives_empty_tables_not_errors():
     rows = episodes("n", 4, 2, "tv", "north")
     g = run(rows, observed_until="2026-01-06T00:00")
