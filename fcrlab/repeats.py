@@ -211,12 +211,13 @@ def _keyed(frame: pl.DataFrame, active: pl.Series, key: pl.Expr | None) -> pl.Da
     else:
         h1 = customer.hash(seed=1) ^ key.hash(seed=2)
         h2 = customer.hash(seed=3) ^ key.hash(seed=4)
-    return frame.select(
+    keyed = frame.select(
         row=pl.int_range(pl.len(), dtype=pl.UInt32),
         h1=h1,
         h2=h2,
         t=pl.col("started_at").dt.epoch("us"),
-    ).filter(active)
+    )
+    return keyed if active.all() else keyed.filter(active)
 
 
 def _group_order(frame: pl.DataFrame, active: pl.Series, key: pl.Expr | None) -> pl.DataFrame:
@@ -379,8 +380,6 @@ def _finish_episodes(
     order = order.with_columns(
         root=pl.when(~pl.col("is_repeat")).then(position).forward_fill(),
         end=pl.when(last).then(position).backward_fill(),
-        abandoned=(frame["outcome"] == "abandoned").gather(order["row"]),
-        legs=frame["legs"].gather(order["row"]),
     ).with_columns(episode_size=(pl.col("end") - pl.col("root") + 1).cast(pl.Int32))
     first_t = pl.col("t").gather(pl.col("root"))
     # SPEC §2 rule 9: pending when the first contact's window is not fully observed.
@@ -389,9 +388,13 @@ def _finish_episodes(
     else:
         limit = _us(until - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) - _us(params.window)
         pending = first_t > limit
-    fix = (pl.col("episode_size") == 1) & ~pl.col("abandoned")
+    # Rule 8. Each contact's outcome and legs are gathered only when the rule can use them:
+    # under `abandoned: exclude` no counted contact is abandoned.
+    fix = pl.col("episode_size") == 1
+    if params.abandoned == "include":
+        fix = fix & ~pl.lit((frame["outcome"] == "abandoned").gather(order["row"]))
     if params.transfers == "breaks_fcr":
-        fix = fix & (pl.col("legs") == 1)
+        fix = fix & (pl.lit(frame["legs"].gather(order["row"])) == 1)
     if params.period is None:
         in_period = pl.lit(True)
     else:
