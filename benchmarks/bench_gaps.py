@@ -236,11 +236,11 @@ def run(mode: str, name: str, source: Path) -> dict[str, float]:
     return timed_process(args, name)
 
 
-def check_same_cells(mode: str) -> None:
+def check_same_cells(mode: str, names: list[str]) -> None:
     """The contenders' cells agree (episodes, fixes, FCR and peer FCR per cell)."""
     keys, columns = ["level", "unit", "topic"], ["episodes", "fixes", "fcr", "peer_fcr"]
     frames = {}
-    for name in CONTENDERS[mode]:
+    for name in names:
         path = DATA / f"gaps-out-{mode}-{name}.parquet"
         if path.exists():
             frame = pl.read_parquet(path).select(*keys, *columns)
@@ -290,7 +290,7 @@ def main() -> None:
     for name, r in results.items():
         ratio = r["seconds"] / results["duckdb"]["seconds"] if "duckdb" in results else float("nan")
         print(f"{name:<16}{r['seconds']:>9.2f}{r['peak_gib']:>10.2f}{ratio:>10.2f}")
-    check_same_cells(args.mode)
+    check_same_cells(args.mode, names)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"gaps-{args.mode}-{args.contacts}.json").write_text(json.dumps(results, indent=2))
 

@@ -192,7 +192,7 @@ def knowledge_gaps(
     if labels is None:
         if contacts is None:
             raise InputError("knowledge_gaps needs contacts or their labels")
-        labels = label_repeats(contacts, params, contact_fields=True)
+        labels = label_repeats(contacts, params, columns=INPUT_COLUMNS)
     names = labels.collect_schema().names()
     missing = [c for c in INPUT_COLUMNS if c not in names]
     if missing:

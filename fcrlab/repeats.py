@@ -12,6 +12,7 @@ jumping.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -418,14 +419,28 @@ def _finish_episodes(
 
 # ------------------------------------------------------------------ public
 def label_repeats(
-    contacts: Contacts, params: Params | None = None, *, contact_fields: bool = False
+    contacts: Contacts,
+    params: Params | None = None,
+    *,
+    contact_fields: bool = False,
+    columns: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Label every input row with SPEC §3's columns: one row per row read, in input order.
 
     With `contact_fields=True` the merged contact's other fields (team, agent, resolved, survey,
     CES, CSAT, direction, outcome, number of legs, …) follow, for summaries and gap analyses.
+    `columns` picks exactly these columns (of SPEC §3's and the contact fields), in this order,
+    and works out no others: an analysis that needs no `episode_id` saves its gathers.
     """
     params = params or Params()
+    wanted = (
+        [*LABEL_COLUMNS, *(CONTACT_FIELDS if contact_fields else ())]
+        if columns is None
+        else list(columns)
+    )
+    unknown = [c for c in wanted if c not in LABEL_COLUMNS and c not in CONTACT_FIELDS]
+    if unknown:
+        raise ValueError(f"label_repeats has no column {unknown[0]!r}")
     _check_topic(contacts, params)
     until = observed_until(contacts, params)
     frame = _first_reasons(contacts, params, until)
@@ -447,25 +462,34 @@ def label_repeats(
         labels = _finish_episodes(order, frame, params, until)
     else:
         labels = pl.DataFrame(schema=_EMPTY_LABELS)
-    # Back to input order: each frame row takes its labels by position (null when not counted).
+    # Back to input order: each frame row takes its labels by position (null when not counted);
+    # only the labels asked for, and those the asked-for columns are made from.
+    made_from = {"episode_id": "root_row", "repeat_of": "prev_row", "excluded_reason": "in_period"}
+    needed = set(wanted) | {made_from[c] for c in wanted if c in made_from}
+    keep = [c for c in labels.columns if c != "row" and c in needed]
     where = _positions(labels["row"], n)
     counted = where.is_not_null()
     if labels.height:
-        labelled = labels.drop("row").select(take_expr(pl.all(), where))
+        labelled = labels.select(take_expr(pl.col(c), where) for c in keep)
     else:  # nothing counted: every label is null
-        labelled = labels.drop("row").select(pl.all().gather(where))
-    in_period = labelled["in_period"]
-    # One chunk: a gather from a column split in chunks (one per Parquet row group) is slow.
-    ids = pl.lit(frame["contact_id"].rechunk())
-    columns = [*LABEL_COLUMNS, *(CONTACT_FIELDS if contact_fields else ())]
-    return frame.with_columns(
-        labelled.drop("prev_row", "root_row"),
-        counted=counted,
-        episode_id=take_expr(ids, labelled["root_row"]),
-        repeat_of=take_expr(ids, labelled["prev_row"]),
+        labelled = labels.select(pl.col(c).gather(where) for c in keep)
+    made: dict[str, pl.Expr | pl.Series] = {c: labelled[c] for c in keep if c in wanted}
+    if "counted" in wanted:
+        made["counted"] = counted
+    if "episode_id" in wanted or "repeat_of" in wanted:
+        # One chunk: a gather from a column split in chunks (one per Parquet row group) is slow.
+        ids = pl.lit(frame["contact_id"].rechunk())
+        if "episode_id" in wanted:
+            made["episode_id"] = take_expr(ids, labelled["root_row"])
+        if "repeat_of" in wanted:
+            made["repeat_of"] = take_expr(ids, labelled["prev_row"])
+    if "excluded_reason" in wanted:
         # SPEC §2 rule 10 / decisions D1: rows of episodes outside the period keep their labels.
-        excluded_reason=pl.when(counted & ~in_period)
-        .then(pl.lit("outside_period"))
-        .otherwise(pl.col("excluded_reason")),
-        started_at=pl.col("started_at").dt.convert_time_zone(params.timezone),
-    ).select(columns)
+        made["excluded_reason"] = (
+            pl.when(counted & ~labelled["in_period"])
+            .then(pl.lit("outside_period"))
+            .otherwise(pl.col("excluded_reason"))
+        )
+    if "started_at" in wanted:
+        made["started_at"] = pl.col("started_at").dt.convert_time_zone(params.timezone)
+    return frame.with_columns(**made).select(wanted)
