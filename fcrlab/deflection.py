@@ -21,7 +21,7 @@ from fcrlab.clock import local_date
 from fcrlab.impact import cluster_rates, money, page_change
 from fcrlab.io import Contacts
 from fcrlab.params import Params, parse_duration
-from fcrlab.repeats import REASONS, label_repeats, observed_until
+from fcrlab.repeats import LABEL_COLUMNS, REASONS, label_repeats, observed_until
 from fcrlab.stats import Z95, rate_summary, wilson_exprs, wilson_interval
 from fcrlab.sweep import calls_and_views, followed_by_call, online_before
 from fcrlab.web import WebVisits, load_page_topics, load_web_visits, page_topic_expr
@@ -49,12 +49,7 @@ __all__ = [
 CONTACT_REASONS = (*REASONS, "not_assisted", "outside_web_span")
 VIEW_REASONS = ("duplicate", "anonymous", "outside_period", "outside_contact_span")
 PER_CONTACT_COLUMNS = (
-    "source_row",
-    "contact_id",
-    "customer_id",
-    "started_at",
-    "channel",
-    "topic",
+    *LABEL_COLUMNS[:6],  # source_row … topic, as `fcrlab repeats` writes them
     "online_before",
     "last_page",
     "minutes_since_web",

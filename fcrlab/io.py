@@ -275,6 +275,25 @@ def _require(
             )
 
 
+def _unknown_source(theirs: str, columns: Sequence[str], file: str) -> InputError:
+    """A `columns:` entry naming a column the file does not have, with the nearest one."""
+    near = difflib.get_close_matches(theirs, columns, n=1, cutoff=0.5)
+    hint = f"; did you mean '{near[0]}'?" if near else ""
+    return InputError(
+        f"the columns: mapping names {theirs!r}, which is not in the file{hint} "
+        f"(columns: {', '.join(columns)})",
+        file=file,
+    )
+
+
+def _mapped_twice(ours: str, file: str) -> InputError:
+    """A column the file has and that `columns:` also maps another column onto."""
+    return InputError(
+        f"column {ours!r} is in the file and also mapped onto by columns:; map only one of them",
+        file=file,
+    )
+
+
 def _unreadable_time(params: Params) -> str:
     if params.datetime_format:
         return f"cannot read this as a date-time in the format {params.datetime_format!r}"
@@ -390,21 +409,10 @@ def contacts_from_frame(
     mapping = params.column_map()
     missing_sources = [theirs for theirs in mapping if theirs not in raw.columns]
     if missing_sources:
-        theirs = missing_sources[0]
-        near = difflib.get_close_matches(theirs, raw.columns, n=1, cutoff=0.5)
-        hint = f"; did you mean '{near[0]}'?" if near else ""
-        raise InputError(
-            f"the columns: mapping names {theirs!r}, which is not in the file{hint} "
-            f"(columns: {', '.join(raw.columns)})",
-            file=file_label,
-        )
+        raise _unknown_source(missing_sources[0], raw.columns, file_label)
     clashes = [ours for theirs, ours in mapping.items() if ours in raw.columns and ours != theirs]
     if clashes:
-        raise InputError(
-            f"column {clashes[0]!r} is in the file and also mapped onto by columns:; "
-            "map only one of them",
-            file=file_label,
-        )
+        raise _mapped_twice(clashes[0], file_label)
     frame = raw.rename(mapping)
     if source_rows is None:
         frame = frame.with_row_index("source_row", offset=1)

@@ -9,7 +9,6 @@ of an earlier row). Nothing is dropped here: every row read reaches the deflecti
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,9 +20,11 @@ from fcrlab.io import (
     _check,
     _id_text,
     _Locator,
+    _mapped_twice,
     _require,
     _text,
     _timestamp,
+    _unknown_source,
     _unreadable_time,
     read_table,
 )
@@ -71,20 +72,10 @@ def _mapping_for(raw: pl.DataFrame, params: Params, file_label: str) -> dict[str
     for theirs, ours in params.column_map().items():
         if theirs in raw.columns:
             if ours in raw.columns and ours != theirs:
-                raise InputError(
-                    f"column {ours!r} is in the file and also mapped onto by columns:; "
-                    "map only one of them",
-                    file=file_label,
-                )
+                raise _mapped_twice(ours, file_label)
             mapping[theirs] = ours
         elif ours in _WEB_ONLY:
-            near = difflib.get_close_matches(theirs, raw.columns, n=1, cutoff=0.5)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
-            raise InputError(
-                f"the columns: mapping names {theirs!r}, which is not in the file{hint} "
-                f"(columns: {', '.join(raw.columns)})",
-                file=file_label,
-            )
+            raise _unknown_source(theirs, raw.columns, file_label)
     return mapping
 
 
@@ -212,15 +203,7 @@ def load_page_topics(
             {a: b for a, b in params.column_map().items() if a in table.frame.columns}
         )
         where = _Locator(table.files, table.rows_per_file, table.source)
-        for column in ("page", "topic"):
-            if column not in raw.columns:
-                near = difflib.get_close_matches(column, raw.columns, n=1, cutoff=0.5)
-                hint = f"; did you mean '{near[0]}'?" if near else ""
-                raise InputError(
-                    f"required column {column!r} is missing{hint} "
-                    f"(columns: {', '.join(raw.columns)})",
-                    file=label,
-                )
+        _require(("page", "topic"), raw.columns, raw.columns, label)
     frame = raw.with_row_index("source_row", offset=1).with_columns(
         pl.col("source_row").cast(pl.Int64), page=_text("page"), topic=_text("topic")
     )
