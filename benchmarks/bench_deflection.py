@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from harness import best_of, timed_process
+from harness import best_of, print_table, timed_process
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -276,10 +276,7 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"best of {args.repeat}"
     )
-    print(f"{'contender':<19}{'seconds':>9}{'peak GiB':>10}{'÷ duckdb':>10}")
-    for name, r in results.items():
-        ratio = r["seconds"] / results["duckdb"]["seconds"] if "duckdb" in results else float("nan")
-        print(f"{name:<19}{r['seconds']:>9.2f}{r['peak_gib']:>10.2f}{ratio:>10.2f}")
+    print_table(results)
     found = {name: answers(name) for name in results if name not in ("import", "fcrlab_full")}
     for name, counts in found.items():
         print(f"{name:<19}" + ", ".join(f"{k} {v:,}" for k, v in counts.items()))

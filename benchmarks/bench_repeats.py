@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from harness import best_of, timed_process
+from harness import best_of, print_table, timed_process
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -175,17 +175,7 @@ def main() -> None:
         f"\n{args.contacts:,} contacts, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, best of {args.repeat}"
     )
-    print(f"{'contender':<16}{'seconds':>9}{'peak GiB':>10}{'÷ duckdb':>10}{'÷ fcrlab':>10}")
-    for name, r in results.items():
-        vs_duck = (
-            r["seconds"] / results["duckdb"]["seconds"] if "duckdb" in results else float("nan")
-        )
-        vs_fcr = (
-            r["seconds"] / results["fcrlab"]["seconds"] if "fcrlab" in results else float("nan")
-        )
-        print(
-            f"{name:<16}{r['seconds']:>9.2f}{r['peak_gib']:>10.2f}{vs_duck:>10.2f}{vs_fcr:>10.2f}"
-        )
+    print_table(results, against=("duckdb", "fcrlab"))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"repeats-{args.contacts}.json").write_text(json.dumps(results, indent=2))
 

@@ -33,3 +33,17 @@ def best_of(
             if best is None or result["seconds"] < best["seconds"]:
                 results[name] = result
     return results
+
+
+def print_table(results: dict[str, dict[str, float]], against: Sequence[str] = ("duckdb",)) -> None:
+    """Seconds, peak memory and the ratio to each contender in `against` (when it ran)."""
+    width = max(len("contender"), *map(len, results)) + 2
+    print(f"{'contender':<{width}}{'seconds':>9}{'peak GiB':>10}", end="")
+    print("".join(f"{'÷ ' + other:>10}" for other in against))
+    for name, r in results.items():
+        ratios = (
+            r["seconds"] / results[other]["seconds"] if other in results else float("nan")
+            for other in against
+        )
+        print(f"{name:<{width}}{r['seconds']:>9.2f}{r['peak_gib']:>10.2f}", end="")
+        print("".join(f"{ratio:>10.2f}" for ratio in ratios))
