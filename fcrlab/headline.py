@@ -11,19 +11,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import html
+from collections.abc import Sequence
 
 import polars as pl
 
 from fcrlab.deflection import deflection
 from fcrlab.gaps import knowledge_gaps
-from fcrlab.io import load_contacts
+from fcrlab.io import Contacts, load_contacts
 from fcrlab.params import Params
 from fcrlab.privacy import pseudonymise, salt_from_env
 from fcrlab.repeats import label_repeats
 from fcrlab.summary import fcr_summary
-from fcrlab.web import load_page_topics, load_web_visits
+from fcrlab.web import WebVisits, load_page_topics, load_web_visits
 
-__all__ = ["WeekNumbers", "index_html", "week_numbers"]
+__all__ = ["WeekNumbers", "index_html", "week_numbers", "weeks_numbers"]
 
 _RATES = (
     ("fcr", "FCR: customers did not come back"),
@@ -48,11 +49,31 @@ class WeekNumbers:
 
 def week_numbers(params: Params, start: dt.date, salt: str | None = None) -> WeekNumbers:
     """The headline numbers of the ISO week starting on `start` (earlier data is history)."""
-    period = {"start": start.isoformat(), "end": (start + dt.timedelta(days=7)).isoformat()}
-    week = Params.from_mapping({**params.to_dict(), "period": period})
+    return weeks_numbers(params, [start], salt)[0]
+
+
+def weeks_numbers(
+    params: Params, starts: Sequence[dt.date], salt: str | None = None
+) -> list[WeekNumbers]:
+    """`week_numbers` for several weeks, reading and pseudonymising the inputs once."""
     salt = salt if salt is not None else salt_from_env(params)
     assert params.contacts is not None
-    contacts = pseudonymise(load_contacts(params.contacts, week), week, salt)
+    contacts = pseudonymise(load_contacts(params.contacts, params), params, salt)
+    web = None
+    if params.web_visits and params.page_topics:
+        visits = pseudonymise(load_web_visits(params.web_visits, params), params, salt)
+        web = visits, load_page_topics(params.page_topics, params)
+    return [_numbers(contacts, web, params, start) for start in starts]
+
+
+def _numbers(
+    contacts: Contacts,
+    web: tuple[WebVisits, pl.DataFrame] | None,
+    params: Params,
+    start: dt.date,
+) -> WeekNumbers:
+    period = {"start": start.isoformat(), "end": (start + dt.timedelta(days=7)).isoformat()}
+    week = Params.from_mapping({**params.to_dict(), "period": period})
     labels = label_repeats(contacts, week, contact_fields=True)
     summary = fcr_summary(contacts, week, labels=labels)
     rates = {
@@ -65,9 +86,8 @@ def week_numbers(params: Params, start: dt.date, salt: str | None = None) -> Wee
         for name, _ in _RATES
         if name in summary
     }
-    if params.web_visits and params.page_topics:
-        visits = pseudonymise(load_web_visits(params.web_visits, week), week, salt)
-        pages = load_page_topics(params.page_topics, week)
+    if web is not None:
+        visits, pages = web
         online = deflection(contacts, visits, pages, week, labels=labels).to_json()
         rates["share_online_first"] = (
             online["share_online_first"],

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from fcrlab.errors import FcrlabError, ParamsError
-from fcrlab.headline import index_html, week_numbers
+from fcrlab.headline import index_html, weeks_numbers
 from fcrlab.io import load_contacts
 from fcrlab.params import Params, load_params
 from fcrlab.repeats import observed_until
@@ -158,8 +158,9 @@ def run_report(
             pages.append((name.replace(".ipynb", "").replace("_", " ")[3:].capitalize(), page))
         report_params = Params.from_mapping({**params.to_dict(), "period": values["period"]})
         inputs = Params.from_mapping({**values, "period": None})
-        this_week = week_numbers(inputs, period[0])
-        week_before = week_numbers(inputs, period[0] - dt.timedelta(days=7))
+        this_week, week_before = weeks_numbers(
+            inputs, [period[0], period[0] - dt.timedelta(days=7)]
+        )
         (staging / "index.html").write_text(
             index_html(week, this_week, week_before, pages), encoding="utf-8"
         )
