@@ -245,8 +245,10 @@ def _cmd_deflection(args: argparse.Namespace) -> int:
 def _cmd_gaps(args: argparse.Namespace) -> int:
     from fcrlab.gaps import describe, knowledge_gaps
     from fcrlab.io import load_contacts
+    from fcrlab.stats import prefetch_scipy
 
     params = _params(args)
+    prefetch_scipy()  # overlaps the loading as well as the labelling
     gaps = knowledge_gaps(load_contacts(args.file, params), params)
     if args.out:
         write_frame(gaps.cells, args.out)

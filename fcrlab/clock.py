@@ -121,6 +121,9 @@ def local_to_utc(naive: pl.Series, timezone: str) -> pl.Series:
         if at_start[i] != at_start[i + 1]
         and _offset_seconds(zone, base + dt.timedelta(hours=i) + last_micro) != at_start[i]
     ]
+    if len(set(at_start)) == 1:  # one offset over the whole span (UTC, or no clock change)
+        shifted = micros - at_start[0] * 1_000_000 if at_start[0] else micros
+        return shifted.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").rename(naive.name)
     hour = (micros - first) // _US_PER_HOUR
     offsets = pl.Series(at_start[:count], dtype=pl.Int64).gather(hour.fill_null(0))
     if mixed:  # only the rows in those hours, one by one

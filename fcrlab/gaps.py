@@ -38,6 +38,7 @@ from fcrlab.stats import (
     binomial_p_at_most,
     fisher_p_worse,
     poisson_limits,
+    prefetch_scipy,
     shrink_rates,
 )
 
@@ -189,6 +190,7 @@ def knowledge_gaps(
     from the labels, D8). The tables are worked out when first used (see `Gaps`).
     """
     params = params or Params()
+    prefetch_scipy()  # the tests need scipy.stats: import it while polars labels and reads
     if labels is None:
         if contacts is None:
             raise InputError("knowledge_gaps needs contacts or their labels")
@@ -229,6 +231,8 @@ def _local_day(labels: pl.DataFrame | pl.LazyFrame, timezone: str) -> pl.Expr:
     offset = zoned.dt.convert_time_zone(timezone).dt.replace_time_zone(None).dt.epoch("us") - grid
     change = (offset != offset.shift()).fill_null(True)
     starts, offsets = grid.filter(change), offset.filter(change)
+    if offsets.len() == 1:  # one offset over the whole span: no search per row
+        return ((us + offsets[0]) // _US_DAY).cast(pl.Int32)
     local = us + pl.lit(offsets).gather(pl.lit(starts).search_sorted(us, side="right") - 1)
     return (local // _US_DAY).cast(pl.Int32)
 

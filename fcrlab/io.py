@@ -527,8 +527,10 @@ def _validate(
         "started_at",
         where,
     )
+    raw_types = frame.schema
     for column in _BOOLS:
-        if f"__raw_{column}" in both.columns:
+        # A Boolean column is taken as it is: nothing in it can be unreadable.
+        if f"__raw_{column}" in both.columns and raw_types[column] != pl.Boolean:
             raw_value = pl.col(f"__raw_{column}").cast(pl.String).str.strip_chars()
             _check(
                 both,
@@ -552,11 +554,16 @@ def _validate(
             )
     for column, (low, high) in _SCORES.items():
         if f"__raw_{column}" in both.columns:
-            raw_value = _text(f"__raw_{column}")
             value = pl.col(column)
+            # A numeric column is read as it is (null where null); text may be unreadable.
+            unreadable = (
+                pl.lit(False)
+                if raw_types[column].is_numeric()
+                else value.is_null() & _text(f"__raw_{column}").is_not_null()
+            )
             _check(
                 both,
-                (value.is_null() & raw_value.is_not_null())
+                unreadable
                 | (
                     value.is_not_null()
                     & ((value.round(0) != value) | (value < low) | (value > high))

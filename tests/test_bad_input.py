@@ -218,6 +218,30 @@ def test_ces_out_of_range(tmp_path, capsys):
     assert_one_line_error(err, "ces", "row 1", "'9'", "1 to 7")
 
 
+@pytest.mark.parametrize(
+    ("values", "dtype", "row", "example"),
+    [
+        ([3, 8, None, 1], pl.Int8, "row 2", "'8'"),
+        ([3.0, 1.0, 2.5, None], pl.Float64, "row 3", "'2.5'"),
+    ],
+)
+def test_numeric_ces_from_parquet_out_of_range_or_not_whole(
+    tmp_path, capsys, values, dtype, row, example
+):
+    path = tmp_path / "c.parquet"
+    pl.DataFrame(
+        {
+            "contact_id": ["c1", "c2", "c3", "c4"],
+            "customer_id": ["k1", "k1", "k2", "k3"],
+            "started_at": ["2026-03-02 10:00"] * 4,
+            "ces": pl.Series(values, dtype=dtype),
+        }
+    ).write_parquet(path)
+    code, _, err = run_cli(["repeats", str(path), "--match", "any"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "ces", row, example, "1 to 7")
+
+
 def test_file_not_found(tmp_path, capsys):
     code, _, err = run_cli(["repeats", str(tmp_path / "nope.csv")], capsys)
     assert code == 2

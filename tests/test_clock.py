@@ -44,3 +44,13 @@ def test_a_span_of_centuries_takes_the_join_path():
     assert local_to_utc(naive, "Europe/Amsterdam").to_list() == reference(
         naive.to_list(), "Europe/Amsterdam"
     )
+
+
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "Asia/Kolkata", "UTC"])
+def test_a_span_without_a_clock_change_takes_one_offset(zone):
+    # One summer week in Amsterdam (+02:00 throughout), Kolkata (+05:30) and UTC: the
+    # one-offset shortcut must agree with zoneinfo too.
+    start = dt.datetime(2026, 6, 1)
+    values = [start + dt.timedelta(minutes=37 * i) for i in range(250)] + [None]
+    naive = pl.Series("t", values, dtype=pl.Datetime("us"))
+    assert local_to_utc(naive, zone).to_list() == reference(values, zone)
