@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 
 import os as _os
 import sys as _sys
+from typing import TYPE_CHECKING
 
 # Before polars loads: let its allocator (jemalloc on Linux) keep freed memory for 10 s (the
 # allocator's own default) instead of polars' 0.5 s. On millions of rows each step frees
@@ -15,6 +16,14 @@ import sys as _sys
 # once polars is loaded this has no effect, and other platforms ignore it.
 if "polars" not in _sys.modules:
     _os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:10000,muzzy_decay_ms:0")
+
+if TYPE_CHECKING:  # what editors and type checkers see; at run time `__getattr__` below
+    from fcrlab.deflection import deflection
+    from fcrlab.gaps import knowledge_gaps
+    from fcrlab.io import Contacts, load_contacts
+    from fcrlab.params import Params, load_params
+    from fcrlab.repeats import label_repeats
+    from fcrlab.summary import fcr_breakdown, fcr_summary, window_sensitivity
 
 # The names below are loaded on first use (PEP 562), so that `from fcrlab import
 # load_contacts` does not also import the deflection and gap analyses (numpy, their tables):

@@ -114,23 +114,22 @@ def local_to_utc(naive: pl.Series, timezone: str) -> pl.Series:
         return _local_to_utc_by_join(naive, zone)
     base = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=first)
     at_start = [_offset_seconds(zone, base + dt.timedelta(hours=i)) for i in range(count + 1)]
-    last_micro = dt.timedelta(minutes=59, seconds=59, microseconds=999999)
-    mixed = [
-        i
-        for i in range(count)
-        if at_start[i] != at_start[i + 1]
-        and _offset_seconds(zone, base + dt.timedelta(hours=i) + last_micro) != at_start[i]
-    ]
-    if len(set(at_start)) == 1:  # one offset over the whole span (UTC, or no clock change)
-        shifted = micros - at_start[0] * 1_000_000 if at_start[0] else micros
-        return shifted.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").rename(naive.name)
-    hour = (micros - first) // _US_PER_HOUR
-    offsets = pl.Series(at_start[:count], dtype=pl.Int64).gather(hour.fill_null(0))
-    if mixed:  # only the rows in those hours, one by one
-        rows = hour.is_in(pl.Series(mixed, dtype=pl.Int64).implode()).fill_null(False)
-        where = rows.arg_true()
-        exact = [_offset_seconds(zone, value) for value in naive.gather(where).to_list()]
-        offsets = offsets.scatter(where, pl.Series(exact, dtype=pl.Int64))
+    offsets: int | pl.Series = at_start[0]
+    if len(set(at_start)) > 1:  # else one offset over the whole span (UTC, or no clock change)
+        last_micro = dt.timedelta(minutes=59, seconds=59, microseconds=999999)
+        mixed = [
+            i
+            for i in range(count)
+            if at_start[i] != at_start[i + 1]
+            and _offset_seconds(zone, base + dt.timedelta(hours=i) + last_micro) != at_start[i]
+        ]
+        hour = (micros - first) // _US_PER_HOUR
+        offsets = pl.Series(at_start[:count], dtype=pl.Int64).gather(hour.fill_null(0))
+        if mixed:  # only the rows in those hours, one by one
+            rows = hour.is_in(pl.Series(mixed, dtype=pl.Int64).implode()).fill_null(False)
+            where = rows.arg_true()
+            exact = [_offset_seconds(zone, value) for value in naive.gather(where).to_list()]
+            offsets = offsets.scatter(where, pl.Series(exact, dtype=pl.Int64))
     instants = (micros - offsets * 1_000_000).cast(pl.Datetime("us"))
     return instants.dt.replace_time_zone("UTC").rename(naive.name)
 

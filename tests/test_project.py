@@ -53,7 +53,22 @@ def test_package_imports_without_pandas():
     code = (
         "import sys; sys.modules['pandas'] = None\n"
         "import fcrlab, fcrlab.cli, fcrlab.summary\n"
+        "[getattr(fcrlab, name) for name in fcrlab.__all__]\n"  # the lazily loaded ones too
         "assert 'pandas' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_top_level_names_load_on_first_use_and_are_the_modules_own():
+    # `from fcrlab import label_repeats` loads only what it needs; every name of __all__ is
+    # the object of the module it comes from, and the lazy table and __all__ agree.
+    code = (
+        "import sys, importlib, fcrlab\n"
+        "from fcrlab import label_repeats, load_contacts\n"
+        "assert 'fcrlab.gaps' not in sys.modules and 'fcrlab.deflection' not in sys.modules\n"
+        "assert set(fcrlab.__all__) == {'__version__', *fcrlab._HOME}\n"
+        "for name, home in fcrlab._HOME.items():\n"
+        "    assert getattr(fcrlab, name) is getattr(importlib.import_module(home), name)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
