@@ -310,6 +310,36 @@ def _text(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.String).str.strip_chars().replace("", None)
 
 
+# A text column with at most this many distinct values (channel, direction, outcome, yes/no) is
+# normalised once per distinct value and mapped back, instead of row by row: lower-casing
+# every row of a 10M-row column took 0.5 s on one core, its distinct values 0.15 s.
+_FEW_VALUES = 1_000
+_FEW_PROBE = 10_000  # rows looked at first, so a column of many values costs little to rule out
+
+
+def _few_values(frame: pl.DataFrame, column: str) -> pl.Series | None:
+    """The distinct non-null values of a text column that has few of them, else None."""
+    if frame.schema[column] != pl.String:
+        return None
+    values = frame[column]
+    if values.head(_FEW_PROBE).n_unique() > _FEW_VALUES:
+        return None
+    distinct = values.unique().drop_nulls()
+    return distinct if distinct.len() <= _FEW_VALUES else None
+
+
+def _lower_text(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """`_text(column).str.to_lowercase()`: trimmed, lower-case, an empty cell null (D6)."""
+    distinct = _few_values(frame, column)
+    if distinct is None:
+        return _text(column).str.to_lowercase()
+    clean = distinct.str.strip_chars().replace("", None).str.to_lowercase()
+    changed = ~distinct.eq_missing(clean)
+    if not changed.any():
+        return pl.col(column)
+    return pl.col(column).replace(distinct.filter(changed), clean.filter(changed))
+
+
 def _id_text(column: str, dtype: pl.DataType) -> pl.Expr:
     """Ids are text: a numeric id from Excel or Parquet becomes `123`, never `123.0` (SPEC §1)."""
     if dtype.is_float():
@@ -326,12 +356,21 @@ def _id_text(column: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(column).cast(pl.String)
 
 
-def _bool_value(column: str, dtype: pl.DataType) -> pl.Expr:
+def _bool_value(frame: pl.DataFrame, column: str) -> pl.Expr:
+    dtype = frame.schema[column]
     if dtype == pl.Boolean:
         return pl.col(column)
     if dtype.is_numeric():
         return pl.col(column).replace_strict(
             {1: True, 0: False}, default=None, return_dtype=pl.Boolean
+        )
+    distinct = _few_values(frame, column)
+    if distinct is not None:  # each distinct text read once: one lookup per row
+        meaning = distinct.str.strip_chars().str.to_lowercase().replace_strict(
+            _BOOL_TEXT, default=None, return_dtype=pl.Boolean
+        )
+        return pl.col(column).replace_strict(
+            distinct, meaning, default=None, return_dtype=pl.Boolean
         )
     return (
         _text(column)
@@ -440,7 +479,7 @@ def contacts_from_frame(
     channel_default = defaults.get("channel", "unknown").strip().lower()
     if "channel" in frame.columns:
         exprs.append(
-            _text("channel").str.to_lowercase().fill_null(channel_default).alias("channel")
+            _lower_text(frame, "channel").fill_null(channel_default).alias("channel")
         )
         parsed["channel"] = "trimmed, lower-case"
     else:
@@ -452,14 +491,14 @@ def contacts_from_frame(
         exprs.append(value.alias(column))
     for column in _BOOLS:
         if column in frame.columns:
-            exprs.append(_bool_value(column, schema[column]).alias(column))
+            exprs.append(_bool_value(frame, column).alias(column))
             parsed[column] = "yes/no"
         else:
             exprs.append(pl.lit(None, dtype=pl.Boolean).alias(column))
     for column, allowed in _CHOICES.items():
         default = defaults.get(column, allowed[0]).strip().lower()
         if column in frame.columns:
-            exprs.append(_text(column).str.to_lowercase().fill_null(default).alias(column))
+            exprs.append(_lower_text(frame, column).fill_null(default).alias(column))
         else:
             exprs.append(pl.lit(default, dtype=pl.String).alias(column))
     for column in _SCORES:
@@ -531,12 +570,12 @@ def _validate(
     for column in _BOOLS:
         # A Boolean column is taken as it is: nothing in it can be unreadable.
         if f"__raw_{column}" in both.columns and raw_types[column] != pl.Boolean:
-            raw_value = pl.col(f"__raw_{column}").cast(pl.String).str.strip_chars()
+            raw = pl.col(f"__raw_{column}")
+            # Only a row with a value that gave no yes/no can be unreadable: trim only those.
+            unread = both.filter(pl.col(column).is_null() & raw.is_not_null())
             _check(
-                both,
-                pl.col(column).is_null()
-                & raw_value.is_not_null()
-                & (raw_value.str.len_bytes() > 0),
+                unread,
+                raw.cast(pl.String).str.strip_chars().str.len_bytes() > 0,
                 f"__raw_{column}",
                 "not a yes/no value (use true/false, 1/0, yes/no, y/n, ja/nee, j/n)",
                 column,

@@ -248,3 +248,43 @@ def test_exact_duplicates_are_ledgered_and_every_row_is_accounted_for(tmp_path):
     assert summary["rows_read"] == 5
     assert summary["rows_used"] + sum(summary["ledger"].values()) == summary["rows_read"]
     assert summary["rows_used"] == 2  # a and d (d repeats a)
+
+
+def test_text_choices_read_value_by_value_agree_with_row_by_row(tmp_path, monkeypatch):
+    """channel, direction, outcome and yes/no text are trimmed and lower-cased once per
+    distinct value when a column has few of them; a column of many values takes the row by
+    row path. Both give the same canonical values."""
+    import fcrlab.io as fio
+
+    rows = [
+        ("1", " Phone", "INBOUND ", "Handled", " Ja"),
+        ("2", "CHAT\t", "outbound", "ABANDONED", "nee "),
+        ("3", "", "", "\u00a0voicemail", ""),
+        ("4", "email", "Inbound", "handled", "YES"),
+        ("5", "phone", "inbound", "", "0"),
+    ]
+    frame = pl.DataFrame(
+        {
+            "contact_id": [r[0] for r in rows],
+            "customer_id": ["c1"] * len(rows),
+            "started_at": [dt.datetime(2026, 3, 2, 9, i) for i in range(len(rows))],
+            "channel": [r[1] for r in rows],
+            "direction": [r[2] for r in rows],
+            "outcome": [r[3] for r in rows],
+            "resolved": [r[4] for r in rows],
+        }
+    )
+    path = tmp_path / "choices.parquet"
+    frame.write_parquet(path)
+    expected = {
+        "channel": ["phone", "chat", "unknown", "email", "phone"],
+        "direction": ["inbound", "outbound", "inbound", "inbound", "inbound"],
+        "outcome": ["handled", "abandoned", "voicemail", "handled", "handled"],
+        "resolved": [True, False, None, True, False],
+    }
+    params = Params.from_mapping({"match": "any"})
+    few = load_contacts(str(path), params).frame.select(list(expected))
+    monkeypatch.setattr(fio, "_FEW_VALUES", 1)  # every column now counts as one of many values
+    many = load_contacts(str(path), params).frame.select(list(expected))
+    assert few.to_dict(as_series=False) == expected
+    assert many.to_dict(as_series=False) == expected
