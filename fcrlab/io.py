@@ -366,8 +366,10 @@ def _bool_value(frame: pl.DataFrame, column: str) -> pl.Expr:
         )
     distinct = _few_values(frame, column)
     if distinct is not None:  # each distinct text read once: one lookup per row
-        meaning = distinct.str.strip_chars().str.to_lowercase().replace_strict(
-            _BOOL_TEXT, default=None, return_dtype=pl.Boolean
+        meaning = (
+            distinct.str.strip_chars()
+            .str.to_lowercase()
+            .replace_strict(_BOOL_TEXT, default=None, return_dtype=pl.Boolean)
         )
         return pl.col(column).replace_strict(
             distinct, meaning, default=None, return_dtype=pl.Boolean
@@ -478,9 +480,7 @@ def contacts_from_frame(
     exprs.append(pl.lit(instants).alias("started_at"))
     channel_default = defaults.get("channel", "unknown").strip().lower()
     if "channel" in frame.columns:
-        exprs.append(
-            _lower_text(frame, "channel").fill_null(channel_default).alias("channel")
-        )
+        exprs.append(_lower_text(frame, "channel").fill_null(channel_default).alias("channel"))
         parsed["channel"] = "trimmed, lower-case"
     else:
         exprs.append(pl.lit(channel_default, dtype=pl.String).alias("channel"))
