@@ -59,7 +59,7 @@ def _names(text: str) -> tuple[str, ...]:
 
 # The columns of `label_repeats(..., contact_fields=True)` that this analysis reads.
 INPUT_COLUMNS = _names(
-    "contact_id customer_id started_at topic team agent_id counted in_period episode_seq "
+    "contact_id customer_id started_at topic team agent_id counted in_period is_repeat "
     "pending first_contact_fix resolved survey_resolved ces"
 )
 _CELLS = _names(
@@ -239,7 +239,7 @@ def _local_day(labels: pl.DataFrame | pl.LazyFrame, timezone: str) -> pl.Expr:
 
 def _settled(labels: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     """G1: the episodes, by their first contact, whose window is fully observed."""
-    settled = (pl.col("episode_seq") == 1) & ~pl.col("pending")
+    settled = pl.col("counted") & ~pl.col("is_repeat") & ~pl.col("pending")
     return labels.lazy().filter(settled.fill_null(False))
 
 

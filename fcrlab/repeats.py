@@ -372,9 +372,14 @@ def _episodes_general(frame: pl.DataFrame, active: pl.Series, params: Params) ->
 
 
 def _finish_episodes(
-    order: pl.DataFrame, frame: pl.DataFrame, params: Params, until: dt.datetime | None
+    order: pl.DataFrame,
+    frame: pl.DataFrame,
+    params: Params,
+    until: dt.datetime | None,
+    needed: set[str],
 ) -> pl.DataFrame:
-    """Rules 7–10 on contiguous episodes: ids, sequence, size, fixes, pending, period."""
+    """Rules 7–10 on contiguous episodes: ids, sequence, size, fixes, pending, period; of
+    these only the `needed` labels (and `row`)."""
     position = pl.int_range(pl.len(), dtype=pl.UInt32)
     # Episodes are contiguous runs: the first position of a run is its root, the last its end.
     last = ~pl.col("is_repeat").shift(-1).fill_null(False)
@@ -403,18 +408,48 @@ def _finish_episodes(
         first_day = local_date(first_start, params.timezone)
         in_period = (first_day >= params.period.start) & (first_day < params.period.end)
     seq = (position - pl.col("root") + 1).cast(pl.Int32)
-    return order.select(
-        "row",
-        "is_repeat",
-        "prev_row",
-        root_row=pl.col("row").gather(pl.col("root")),
-        gap_hours=pl.col("gap_us") / _US_PER_HOUR,
-        episode_seq=seq,
-        episode_size="episode_size",
-        first_contact_fix=pl.when((seq == 1) & ~pending).then(fix),
-        pending=pending,
-        in_period=in_period,
+    labels = {
+        "is_repeat": pl.col("is_repeat"),
+        "prev_row": pl.col("prev_row"),
+        "root_row": pl.col("row").gather(pl.col("root")),
+        "gap_hours": pl.col("gap_us") / _US_PER_HOUR,
+        "episode_seq": seq,
+        "episode_size": pl.col("episode_size"),
+        "first_contact_fix": pl.when((seq == 1) & ~pending).then(fix),
+        "pending": pending,
+        "in_period": in_period,
+    }
+    return order.select("row", *(e.alias(c) for c, e in labels.items() if c in needed))
+
+
+# Labels that are flags go back to input order packed in one byte per row: one scatter instead
+# of a scatter of positions and a gather per label (0.75 → 0.4 s at 10M rows). The flag's bit,
+# and for `first_contact_fix` (null on repeats and pending episodes) a second bit: known.
+_FLAG_BITS = {"is_repeat": 2, "pending": 4, "in_period": 8, "first_contact_fix": 16}
+_COUNTED_BIT, _FIX_KNOWN_BIT = 1, 32
+
+
+def _flags_in_input_order(labels: pl.DataFrame, keep: Sequence[str], n: int) -> pl.DataFrame:
+    """The flag labels `keep` (and `counted`) of every frame row, null where not counted."""
+    byte = pl.lit(_COUNTED_BIT, dtype=pl.UInt8)
+    for c in keep:
+        flag = pl.col(c).fill_null(False).cast(pl.UInt8)
+        byte = byte + flag * _FLAG_BITS[c]
+        if c == "first_contact_fix":
+            byte = byte + pl.col(c).is_not_null().cast(pl.UInt8) * _FIX_KNOWN_BIT
+    packed = pl.zeros(n, dtype=pl.UInt8, eager=True).scatter(
+        labels["row"], labels.select(byte).to_series()
     )
+
+    def bit(value: int) -> pl.Expr:
+        return (pl.lit(packed) // value) % 2 == 1
+
+    counted = bit(_COUNTED_BIT)
+    flags = {c: pl.when(counted).then(bit(_FLAG_BITS[c])) for c in keep}
+    if "first_contact_fix" in flags:
+        known = counted & bit(_FIX_KNOWN_BIT)
+        flags["first_contact_fix"] = pl.when(known).then(bit(_FLAG_BITS["first_contact_fix"]))
+    return pl.select(counted=counted, **flags)
 
 
 # ------------------------------------------------------------------ public
@@ -457,22 +492,26 @@ def label_repeats(
             .otherwise(pl.col("excluded_reason"))
         )
         active = active & ~late
-    if active.any():
-        order = (_episodes_general if general else _episodes_by_key)(frame, active, params)
-        labels = _finish_episodes(order, frame, params, until)
-    else:
-        labels = pl.DataFrame(schema=_EMPTY_LABELS)
-    # Back to input order: each frame row takes its labels by position (null when not counted);
-    # only the labels asked for, and those the asked-for columns are made from.
+    # Only the labels asked for, and those the asked-for columns are made from.
     made_from = {"episode_id": "root_row", "repeat_of": "prev_row", "excluded_reason": "in_period"}
     needed = set(wanted) | {made_from[c] for c in wanted if c in made_from}
+    if active.any():
+        order = (_episodes_general if general else _episodes_by_key)(frame, active, params)
+        labels = _finish_episodes(order, frame, params, until, needed)
+    else:
+        labels = pl.DataFrame(schema=_EMPTY_LABELS)
     keep = [c for c in labels.columns if c != "row" and c in needed]
-    where = _positions(labels["row"], n)
-    counted = where.is_not_null()
-    if labels.height:
-        labelled = labels.select(take_expr(pl.col(c), where) for c in keep)
-    else:  # nothing counted: every label is null
-        labelled = labels.select(pl.col(c).gather(where) for c in keep)
+    # Back to input order: each frame row takes its labels by position (null when not counted).
+    if labels.height and set(keep) <= set(_FLAG_BITS):
+        labelled = _flags_in_input_order(labels, keep, n)
+        counted = labelled["counted"]
+    else:
+        where = _positions(labels["row"], n)
+        counted = where.is_not_null()
+        if labels.height:
+            labelled = labels.select(take_expr(pl.col(c), where) for c in keep)
+        else:  # nothing counted: every label is null
+            labelled = labels.select(pl.col(c).gather(where) for c in keep)
     made: dict[str, pl.Expr | pl.Series] = {c: labelled[c] for c in keep if c in wanted}
     if "counted" in wanted:
         made["counted"] = counted

@@ -28,6 +28,9 @@ SUBSETS = [
     ["episode_id", "source_row"],
     ["repeat_of", "excluded_reason"],
     ["counted", "gap_hours", "episode_size", "is_repeat", "started_at"],
+    # only flags: they go back to input order packed in a byte
+    ["first_contact_fix", "pending", "in_period", "is_repeat", "counted", "excluded_reason"],
+    ["pending", "source_row"],
 ]
 
 
