@@ -21,6 +21,7 @@ import polars as pl
 from fcrlab.clock import UTC_TYPE, local_to_utc, parse_timestamps
 from fcrlab.errors import InputError
 from fcrlab.params import Params
+from fcrlab.threads import beside
 
 __all__ = [
     "CONTACT_SCHEMA",
@@ -475,9 +476,9 @@ def contacts_from_frame(
             parsed[column] = "id text"
         else:
             exprs.append(pl.lit(defaults.get(column), dtype=pl.String).alias(column))
-    instants, form = _timestamp(frame, "started_at", params)
-    parsed["started_at"] = form
-    exprs.append(pl.lit(instants).alias("started_at"))
+    # Local time → UTC works on one core; it runs in a thread beside the other columns.
+    timestamps = beside(_timestamp, frame, "started_at", params)
+    parsed["started_at"] = ""  # its place in what `fcrlab validate` lists; the form comes below
     channel_default = defaults.get("channel", "unknown").strip().lower()
     if "channel" in frame.columns:
         exprs.append(_lower_text(frame, "channel").fill_null(channel_default).alias("channel"))
@@ -512,6 +513,8 @@ def contacts_from_frame(
         exprs.append(pl.lit(None, dtype=pl.Float64).alias("handle_seconds"))
 
     canonical = frame.select(*exprs)
+    instants, parsed["started_at"] = timestamps.result()
+    canonical = canonical.with_columns(instants)
     _validate(frame, canonical, where, params)
     canonical = canonical.with_columns(
         pl.col("ces").cast(pl.Int8), pl.col("csat").cast(pl.Int8)

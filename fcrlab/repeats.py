@@ -21,6 +21,7 @@ from fcrlab.errors import InputError
 from fcrlab.io import Contacts
 from fcrlab.params import Params
 from fcrlab.take import take_expr
+from fcrlab.threads import beside
 
 __all__ = [
     "CONTACT_FIELDS",
@@ -495,18 +496,22 @@ def label_repeats(
     # Only the labels asked for, and those the asked-for columns are made from.
     made_from = {"episode_id": "root_row", "repeat_of": "prev_row", "excluded_reason": "in_period"}
     needed = set(wanted) | {made_from[c] for c in wanted if c in made_from}
+    keep = [c for c in _EMPTY_LABELS if c != "row" and c in needed]
+    flags_only = set(keep) <= set(_FLAG_BITS)
+    positions = None
     if active.any():
         order = (_episodes_general if general else _episodes_by_key)(frame, active, params)
+        if not flags_only:  # labels keep `order`'s rows: find their positions meanwhile
+            positions = beside(_positions, order["row"], n)
         labels = _finish_episodes(order, frame, params, until, needed)
     else:
         labels = pl.DataFrame(schema=_EMPTY_LABELS)
-    keep = [c for c in labels.columns if c != "row" and c in needed]
     # Back to input order: each frame row takes its labels by position (null when not counted).
-    if labels.height and set(keep) <= set(_FLAG_BITS):
+    if labels.height and flags_only:
         labelled = _flags_in_input_order(labels, keep, n)
         counted = labelled["counted"]
     else:
-        where = _positions(labels["row"], n)
+        where = positions.result() if positions else _positions(labels["row"], n)
         counted = where.is_not_null()
         if labels.height:
             labelled = labels.select(take_expr(pl.col(c), where) for c in keep)
