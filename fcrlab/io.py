@@ -365,20 +365,8 @@ def _bool_value(frame: pl.DataFrame, column: str) -> pl.Expr:
         return pl.col(column).replace_strict(
             {1: True, 0: False}, default=None, return_dtype=pl.Boolean
         )
-    distinct = _few_values(frame, column)
-    if distinct is not None:  # each distinct text read once: one lookup per row
-        meaning = (
-            distinct.str.strip_chars()
-            .str.to_lowercase()
-            .replace_strict(_BOOL_TEXT, default=None, return_dtype=pl.Boolean)
-        )
-        return pl.col(column).replace_strict(
-            distinct, meaning, default=None, return_dtype=pl.Boolean
-        )
-    return (
-        _text(column)
-        .str.to_lowercase()
-        .replace_strict(_BOOL_TEXT, default=None, return_dtype=pl.Boolean)
+    return _lower_text(frame, column).replace_strict(
+        _BOOL_TEXT, default=None, return_dtype=pl.Boolean
     )
 
 
