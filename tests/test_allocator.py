@@ -1,4 +1,4 @@
-"""`import fcrlab` tunes polars' allocator before polars loads (fcrlab/__init__.py)."""
+"""What `import fcrlab` sets up for the whole process: the allocator, and a fast exit."""
 
 from __future__ import annotations
 
@@ -69,3 +69,23 @@ def test_without_fcrlab_polars_uses_small_pages() -> None:
     enabled = THP.read_text() if THP.exists() else ""
     if "[always]" not in enabled:
         assert huge == 0
+
+
+# A child that registers a check before `import fcrlab` (so it runs after fcrlab's handler:
+# atexit runs last-registered first) and a temporary directory that must still be removed.
+EXIT_CHILD = """
+import atexit, gc, os, sys, tempfile
+atexit.register(lambda: print("frozen", gc.get_freeze_count() > 0, flush=True))
+import fcrlab
+folder = tempfile.TemporaryDirectory()
+print("folder", folder.name, flush=True)
+"""
+
+
+def test_exit_skips_the_last_collections_and_still_cleans_up() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", EXIT_CHILD], capture_output=True, text=True, check=True
+    )
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    assert lines["frozen"] == "True"
+    assert not Path(lines["folder"]).exists()
