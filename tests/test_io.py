@@ -7,8 +7,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
+import pytest
 
 from fcrlab import Params, label_repeats, load_contacts
+from fcrlab.errors import InputError
 from fcrlab.summary import fcr_summary, ledger
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -21,6 +23,12 @@ def local(*args: int) -> dt.datetime:
 def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> str:
     path = tmp_path / name
     path.write_bytes(text.encode(encoding))
+    return str(path)
+
+
+def write_parquet(tmp_path: Path, name: str, frame: pl.DataFrame) -> str:
+    path = tmp_path / name
+    frame.write_parquet(path)
     return str(path)
 
 
@@ -288,3 +296,30 @@ def test_text_choices_read_value_by_value_agree_with_row_by_row(tmp_path, monkey
     many = load_contacts(str(path), params).frame.select(list(expected))
     assert few.to_dict(as_series=False) == expected
     assert many.to_dict(as_series=False) == expected
+
+
+@pytest.mark.parametrize("where", [3, 12_000])  # in the rows looked at first, and after them
+def test_ids_in_ascending_order_still_have_their_copies_and_conflicts_found(tmp_path, where):
+    """Ids that only go up are known distinct without hashing; an id that repeats breaks the
+    strict order, wherever it is, and takes the full check."""
+    n = 15_000
+    ids = [f"{i:06d}" for i in range(n)]
+    frame = pl.DataFrame(
+        {
+            "contact_id": ids,
+            "customer_id": [f"k{i % 97}" for i in range(n)],
+            "started_at": [dt.datetime(2026, 3, 2) + dt.timedelta(minutes=i) for i in range(n)],
+            "topic": "billing",
+        }
+    )
+    assert not load_contacts(write_parquet(tmp_path, "ok.parquet", frame)).frame["duplicate"].any()
+    copied = pl.concat([frame[: where + 1], frame[where : where + 1], frame[where + 1 :]])
+    marks = load_contacts(write_parquet(tmp_path, "copy.parquet", copied)).frame["duplicate"]
+    assert marks.arg_true().to_list() == [where + 1]
+    conflict = copied.with_columns(
+        customer_id=pl.when(pl.int_range(pl.len()) == where + 1)
+        .then(pl.lit("other"))
+        .otherwise("customer_id")
+    )
+    with pytest.raises(InputError, match=f"contact_id '{ids[where]}' appears on different rows"):
+        load_contacts(write_parquet(tmp_path, "conflict.parquet", conflict))
