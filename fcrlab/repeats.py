@@ -20,7 +20,7 @@ from fcrlab.clock import is_open, local_date, to_utc_instant
 from fcrlab.errors import InputError
 from fcrlab.io import Contacts
 from fcrlab.params import Params
-from fcrlab.take import take_expr
+from fcrlab.take import scatter, take_expr
 from fcrlab.threads import beside
 
 __all__ = [
@@ -259,10 +259,12 @@ def _group_order(frame: pl.DataFrame, active: pl.Series, key: pl.Expr | None) ->
     return exact.with_columns(same=same.fill_null(False)).drop(*names, "__id")
 
 
+_NONE = 2**32 - 1  # no position: a frame has fewer rows than this
+
+
 def _positions(rows: pl.Series, n: int) -> pl.Series:
     """For each of `n` frame rows, its position in `rows` (null when absent)."""
-    empty = pl.select(pl.repeat(None, n, dtype=pl.UInt32)).to_series()
-    return empty.scatter(rows, pl.int_range(rows.len(), eager=True, dtype=pl.UInt32))
+    return scatter(n, rows, pl.int_range(rows.len(), eager=True, dtype=pl.UInt32), null=_NONE)
 
 
 def _matching_neighbours(frame: pl.DataFrame, active: pl.Series, key: pl.Expr) -> pl.DataFrame:
@@ -438,9 +440,7 @@ def _flags_in_input_order(labels: pl.DataFrame, keep: Sequence[str], n: int) -> 
         byte = byte + flag * _FLAG_BITS[c]
         if c == "first_contact_fix":
             byte = byte + pl.col(c).is_not_null().cast(pl.UInt8) * _FIX_KNOWN_BIT
-    packed = pl.zeros(n, dtype=pl.UInt8, eager=True).scatter(
-        labels["row"], labels.select(byte).to_series()
-    )
+    packed = scatter(n, labels["row"], labels.lazy().select(byte).collect().to_series())
 
     def bit(value: int) -> pl.Expr:
         return (pl.lit(packed) // value) % 2 == 1
