@@ -14,13 +14,10 @@ from typing import TYPE_CHECKING
 # Before polars loads: let its allocator (jemalloc on Linux) keep freed memory for 10 s (the
 # allocator's own default) instead of polars' 0.5 s. On millions of rows each step frees
 # what the next one allocates; returned too soon, every page is faulted in afresh, which cost
-# a quarter of the labelling time here. `thp:always` asks the kernel for 2 MiB pages for
-# that memory (where transparent huge pages are set to `madvise`, as on most distributions):
-# 30x fewer page faults, 0.4 s off labelling 5M contacts and 1 s off the gaps of 10M
-# (benchmarks/README.md). A value set by the user wins; once polars is loaded this has no
-# effect, and other platforms ignore it.
+# a quarter of the labelling time here (benchmarks/README.md). A value set by the user wins;
+# once polars is loaded this has no effect, and other platforms ignore it.
 if "polars" not in _sys.modules:
-    _os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:10000,muzzy_decay_ms:0,thp:always")
+    _os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:10000,muzzy_decay_ms:0")
 
 # At exit, Python's last garbage collections walk every object still alive; with scipy.stats
 # loaded (the gaps) that took 0.25-0.3 s of every process. Freezing them first skips that walk:

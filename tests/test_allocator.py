@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
-
-# A child that allocates ~400 MB through polars and reports its allocator settings and how
-# much of its memory sits in huge pages.
+# A child that reports the allocator settings polars starts with.
 CHILD = """
-import os, sys
+import os
 import fcrlab, polars as pl
-frame = pl.select(a=pl.int_range(50_000_000)).with_columns(b=pl.col("a") * 2)
-huge = 0
-if sys.platform == "linux":
-    rollup = open("/proc/self/smaps_rollup").read()
-    huge = int(rollup.split("AnonHugePages:")[1].split()[0])
-print(os.environ.get("_RJEM_MALLOC_CONF", ""), huge, frame["b"].sum())
+assert pl.select(pl.int_range(1000).sum()).item() == 499500
+print(os.environ.get("_RJEM_MALLOC_CONF", ""))
 """
 
 
@@ -32,43 +22,27 @@ def _effective(conf: str) -> dict[str, str]:
     return dict(pair.split(":", 1) for pair in conf.split(",") if pair)
 
 
-def _child(env: dict[str, str]) -> tuple[str, int, int]:
+def _child(env: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"} | env
     out = subprocess.run(
         [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True
     )
     assert out.stderr == "", out.stderr  # jemalloc warns on stderr about an unknown option
-    conf, huge, total = out.stdout.split()
-    return conf, int(huge), int(total)
+    return _effective(out.stdout.strip())
 
 
-def test_allocator_keeps_memory_and_asks_for_huge_pages() -> None:
-    conf, huge, total = _child({})
-    assert _effective(conf) == {"dirty_decay_ms": "10000", "muzzy_decay_ms": "0", "thp": "always"}
-    assert total == 2 * sum(range(50_000_000))
-    enabled = THP.read_text() if THP.exists() else ""
-    if sys.platform == "linux" and re.search(r"\[(always|madvise)\]", enabled):
-        assert huge > 100 * 1024, f"only {huge} kB in huge pages"  # of ~800 MB touched
+def test_allocator_keeps_freed_memory_for_ten_seconds() -> None:
+    conf = _child({})
+    assert conf["dirty_decay_ms"] == "10000" and conf["muzzy_decay_ms"] == "0"
+    # Transparent huge pages stay the system's choice: in November they caused compaction
+    # stalls here (benchmarks/README.md).
+    assert "thp" not in conf
 
 
 def test_allocator_setting_of_the_user_wins() -> None:
-    conf, huge, _ = _child({"_RJEM_MALLOC_CONF": "thp:never"})
-    assert _effective(conf)["thp"] == "never"
-    assert _effective(conf)["dirty_decay_ms"] == "500"  # polars' own, not fcrlab's
-    if sys.platform == "linux":
-        assert huge == 0 or "[always]" in (THP.read_text() if THP.exists() else "")
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="jemalloc and /proc are Linux's here")
-def test_without_fcrlab_polars_uses_small_pages() -> None:
-    # The check above would pass vacuously if polars asked for huge pages by itself.
-    code = CHILD.replace("import fcrlab, polars", "import polars")
-    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    huge = int(out.stdout.split()[1])
-    enabled = THP.read_text() if THP.exists() else ""
-    if "[always]" not in enabled:
-        assert huge == 0
+    conf = _child({"_RJEM_MALLOC_CONF": "muzzy_decay_ms:5"})
+    assert conf["muzzy_decay_ms"] == "5"
+    assert conf["dirty_decay_ms"] == "500"  # polars' own, not fcrlab's
 
 
 # A child that registers a check before `import fcrlab` (so it runs after fcrlab's handler:
