@@ -37,7 +37,7 @@ def scatter(n: int, rows: pl.Series, values: pl.Series, null: int | None = None)
     `values` never holds."""
     import numpy as np  # imported here: `import fcrlab.repeats` stays free of numpy
 
-    if values.null_count() or not values.dtype.is_numeric():
+    if values.null_count() or rows.null_count() or not values.dtype.is_numeric():
         raise ValueError("scatter writes numbers without nulls")
     data = values.to_numpy()
     out = np.zeros(n, dtype=data.dtype) if null is None else np.full(n, null, dtype=data.dtype)
@@ -60,4 +60,5 @@ def scatter(n: int, rows: pl.Series, values: pl.Series, null: int | None = None)
     result = pl.Series(values.name, out, dtype=values.dtype)
     if null is None:
         return result
-    return pl.select(pl.when(pl.lit(result) != null).then(pl.lit(result))).to_series()
+    written = pl.when(pl.lit(result) != null).then(pl.lit(result))
+    return pl.select(written).to_series().rename(values.name)

@@ -36,7 +36,7 @@ def test_scatter_with_null_leaves_unwritten_positions_null(monkeypatch, part):
     got = scatter(50, rows, values, null=2**32 - 1)
     expected = pl.Series([None] * 50, dtype=pl.UInt32).scatter(rows, values)
     assert got.to_list() == expected.to_list()
-    assert got.null_count() == 30
+    assert got.null_count() == 30 and got.name == values.name
 
 
 def test_scatter_refuses_nulls_and_text():
@@ -44,6 +44,8 @@ def test_scatter_refuses_nulls_and_text():
         scatter(3, pl.Series([0], dtype=pl.UInt32), pl.Series([None], dtype=pl.UInt8))
     with pytest.raises(ValueError, match="numbers without nulls"):
         scatter(3, pl.Series([0], dtype=pl.UInt32), pl.Series(["a"]))
+    with pytest.raises(ValueError, match="numbers without nulls"):
+        scatter(3, pl.Series([None], dtype=pl.UInt32), pl.Series([1], dtype=pl.UInt8))
 
 
 def test_take_with_null_positions_gives_nulls_there():
