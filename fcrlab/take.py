@@ -9,9 +9,9 @@ A scatter to random positions runs on one core in polars (0.45 s for 10M bytes h
 
 from __future__ import annotations
 
-import concurrent.futures
-
 import polars as pl
+
+from fcrlab.threads import beside
 
 __all__ = ["scatter", "take", "take_expr"]
 
@@ -49,14 +49,11 @@ def scatter(n: int, rows: pl.Series, values: pl.Series, null: int | None = None)
         a, b = bounds[part], bounds[part + 1]
         out[index[a:b]] = data[a:b]  # numpy lets go of the GIL while it writes
 
-    if parts == 1:
-        write(0)
-    else:  # the positions are distinct, so the parts never write the same element
-        with concurrent.futures.ThreadPoolExecutor(parts - 1) as pool:
-            others = [pool.submit(write, part) for part in range(1, parts)]
-            write(0)
-            for other in others:
-                other.result()
+    # The positions are distinct, so the parts never write the same element.
+    others = [beside(write, part) for part in range(1, parts)]
+    write(0)
+    for other in others:
+        other.result()
     result = pl.Series(values.name, out, dtype=values.dtype)
     if null is None:
         return result

@@ -1,8 +1,8 @@
 """Work that runs on one core, started in a thread beside other polars work.
 
-polars releases the GIL while it computes, so a single-threaded step (a scatter, an offset
-lookup per row) overlaps the multi-threaded step the caller does meanwhile, on a 2-core
-machine using the core that would otherwise wait.
+polars (and numpy, for a scatter) releases the GIL while it computes, so a single-threaded
+step (local time → UTC, finding the labels' positions) overlaps the multi-threaded step the
+caller does meanwhile, on a 2-core machine using the core that would otherwise wait.
 """
 
 from __future__ import annotations
