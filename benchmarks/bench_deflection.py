@@ -130,9 +130,9 @@ import sys
 import datetime as dt
 import polars as pl
 from fcrlab import Params, load_contacts
-from fcrlab.cli import write_frame
+from fcrlab.read.files import write_frame
 from fcrlab.sweep import calls_and_views
-from fcrlab.web import load_web_visits
+from fcrlab.read.web import load_web_visits
 params = Params(timezone="UTC")
 calls = load_contacts(sys.argv[1], params).frame
 views = load_web_visits(sys.argv[2], params).frame
@@ -148,7 +148,7 @@ FCRLAB_KERNEL = """
 import sys
 import datetime as dt
 import polars as pl
-from fcrlab.cli import write_frame
+from fcrlab.read.files import write_frame
 from fcrlab.sweep import calls_and_views
 calls = pl.read_parquet(sys.argv[1]).rechunk()
 views = pl.read_parquet(sys.argv[2]).rechunk()
@@ -188,7 +188,7 @@ COPY (
 FCRLAB_FULL = """
 import sys
 from fcrlab import Params, deflection, load_contacts
-from fcrlab.cli import write_frame
+from fcrlab.read.files import write_frame
 from fcrlab.deflection import load_page_topics, load_web_visits
 PAGE_TOPICS = {page_topics}
 change = {{"page": "/help/invoice", "date": "2026-07-01"}}

@@ -100,7 +100,7 @@ def make_contacts(n: int, path: Path, seed: int = 1) -> None:
 def label_once(contacts: Path, labels: Path) -> None:
     """The labelled contacts both sides start from, as `fcrlab repeats --out` would write them."""
     from fcrlab import Params, label_repeats, load_contacts
-    from fcrlab.cli import write_frame
+    from fcrlab.read.files import write_frame
 
     params = Params(timezone="UTC")
     write_frame(label_repeats(load_contacts(contacts, params), params, contact_fields=True), labels)
@@ -112,7 +112,7 @@ def label_once(contacts: Path, labels: Path) -> None:
 FCRLAB = """
 import sys
 from fcrlab import Params, load_contacts
-from fcrlab.cli import write_frame
+from fcrlab.read.files import write_frame
 from fcrlab.gaps import knowledge_gaps
 params = Params(timezone="UTC")
 gaps = knowledge_gaps(load_contacts(sys.argv[1], params), params)
@@ -171,7 +171,7 @@ COPY (
 FCRLAB_LABELS = """
 import sys, polars as pl
 from fcrlab import Params
-from fcrlab.cli import write_frame
+from fcrlab.read.files import write_frame
 from fcrlab.gaps import knowledge_gaps
 gaps = knowledge_gaps(None, Params(timezone="UTC"), labels=pl.scan_parquet(sys.argv[1]))
 write_frame(gaps.cells, sys.argv[2])

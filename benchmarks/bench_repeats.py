@@ -82,7 +82,7 @@ def make_contacts(
 FCRLAB = """
 import sys
 from fcrlab import Params, label_repeats, load_contacts
-from fcrlab.cli import write_frame
+from fcrlab.read.files import write_frame
 from fcrlab.repeats import LABEL_COLUMNS
 params = Params()
 contacts = load_contacts(sys.argv[1], params)

@@ -29,8 +29,8 @@ _atexit.register(_gc.freeze)
 if TYPE_CHECKING:  # what editors and type checkers see; at run time `__getattr__` below
     from fcrlab.deflection import deflection
     from fcrlab.gaps import knowledge_gaps
-    from fcrlab.io import Contacts, load_contacts
     from fcrlab.params import Params, load_params
+    from fcrlab.read.contacts import Contacts, load_contacts
     from fcrlab.repeats import label_repeats
     from fcrlab.summary import fcr_breakdown, fcr_summary, window_sensitivity
 
@@ -38,14 +38,14 @@ if TYPE_CHECKING:  # what editors and type checkers see; at run time `__getattr_
 # load_contacts` does not also import the deflection and gap analyses (numpy, their tables):
 # ~0.1 s of every `fcrlab repeats` process.
 _HOME = {
-    "Contacts": "fcrlab.io",
+    "Contacts": "fcrlab.read.contacts",
     "Params": "fcrlab.params",
     "deflection": "fcrlab.deflection",
     "fcr_breakdown": "fcrlab.summary",
     "fcr_summary": "fcrlab.summary",
     "knowledge_gaps": "fcrlab.gaps",
     "label_repeats": "fcrlab.repeats",
-    "load_contacts": "fcrlab.io",
+    "load_contacts": "fcrlab.read.contacts",
     "load_params": "fcrlab.params",
     "window_sensitivity": "fcrlab.summary",
 }

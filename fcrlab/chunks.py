@@ -15,8 +15,9 @@ from pathlib import Path
 import polars as pl
 
 from fcrlab.errors import InputError
-from fcrlab.io import _expand, _Locator, _timestamp, contacts_from_frame
 from fcrlab.params import Params
+from fcrlab.read.contacts import contacts_from_frame, start_instants
+from fcrlab.read.files import Locator, expand
 from fcrlab.repeats import LABEL_COLUMNS, REASONS, label_repeats
 
 __all__ = ["label_repeats_in_chunks"]
@@ -37,20 +38,19 @@ def label_repeats_in_chunks(
     Returns the ledger: rows read, rows used and rows left out per reason.
     """
     params = params or Params()
-    files = _expand(source)
+    files = expand(source)
     if any(Path(f).suffix.lower() not in (".parquet", ".pq") for f in files):
         raise InputError(
             "chunked labelling reads Parquet only (convert the export first)", file=str(source)
         )
     scan = pl.scan_parquet(files).rename(params.column_map(), strict=False)
     rows_per_file = [pl.scan_parquet(f).select(pl.len()).collect().item() for f in files]
-    where = _Locator(files, rows_per_file, str(source))
+    where = Locator(files, rows_per_file, str(source))
 
     if params.observed_until is None:
         # SPEC §2 rule 9: the latest start of any row read, after time-zone conversion.
         starts = scan.select("started_at").collect(engine="streaming")
-        latest, _ = _timestamp(starts.with_row_index("source_row", offset=1), "started_at", params)
-        until = latest.max()
+        until = start_instants(starts, params).max()
         # Zone-aware, so a last contact in the repeated autumn hour keeps its exact instant.
         params = params.replace(observed_until=until)
 
@@ -77,12 +77,8 @@ def label_repeats_in_chunks(
         conflict = customers.filter(pl.col("customers") > 1).sort("contact_id").head(1)
         if conflict.height:
             row = conflict.row(0, named=True)
-            where.raise_for(
-                f"contact_id {row['contact_id']!r} appears for different customers "
-                "(contact_id must be unique)",
-                "contact_id",
-                sorted(row["source_row"]),
-                [row["contact_id"]],
+            where.raise_conflicting_id(
+                row["contact_id"], sorted(row["source_row"]), "for different customers"
             )
         del dupes, customers
     del ids

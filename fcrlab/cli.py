@@ -10,42 +10,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
-
-import polars as pl
 
 from fcrlab.errors import FcrlabError, InputError
 from fcrlab.params import Params, load_params
+from fcrlab.read.files import write_frame
 
-__all__ = ["main", "write_frame"]
-
-
-def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
-    """Write a result table to `.parquet`, `.csv` or `.xlsx` (by the file's extension)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".csv", ".xlsx"):
-        raise InputError(
-            f"unsupported output type {suffix or '(none)'!r}; use .parquet, .csv or .xlsx",
-            file=str(path),
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".parquet":
-        # Uncompressed, no statistics: written 0.5 s faster than lz4 at 5M rows, for a file
-        # ~1.7x larger (benchmarks/README.md); `fcrlab repeats --chunks` still uses lz4.
-        frame.write_parquet(path, compression="uncompressed", statistics=False)
-    elif suffix == ".csv":
-        frame.write_csv(path)
-    else:
-        # Excel has no time zones: show local wall-clock times, which is what the zone column was.
-        local = frame.with_columns(
-            pl.col(c).dt.replace_time_zone(None)
-            for c, t in frame.schema.items()
-            if isinstance(t, pl.Datetime) and t.time_zone is not None
-        )
-        local.write_excel(path, autofit=True)
-    return path
+__all__ = ["main"]
 
 
 def _json(obj: Any) -> str:
@@ -93,7 +64,7 @@ def _params(args: argparse.Namespace) -> Params:
 
 # ---------------------------------------------------------------------------- commands
 def _cmd_repeats(args: argparse.Namespace) -> int:
-    from fcrlab.io import load_contacts
+    from fcrlab.read.contacts import load_contacts
     from fcrlab.repeats import LABEL_COLUMNS, label_repeats
     from fcrlab.summary import fcr_summary
 
@@ -156,7 +127,7 @@ def _describe_summary(s: dict[str, Any]) -> str:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from fcrlab.io import load_contacts
+    from fcrlab.read.contacts import load_contacts
     from fcrlab.repeats import REASONS
 
     params = _params(args)
@@ -211,7 +182,7 @@ def _cmd_deflection(args: argparse.Namespace) -> int:
         pages_text,
     )
     from fcrlab.impact import change_text, money_text
-    from fcrlab.io import load_contacts
+    from fcrlab.read.contacts import load_contacts
 
     params = _params(args)
     flags = {
@@ -245,7 +216,7 @@ def _cmd_deflection(args: argparse.Namespace) -> int:
 
 def _cmd_gaps(args: argparse.Namespace) -> int:
     from fcrlab.gaps import describe, knowledge_gaps
-    from fcrlab.io import load_contacts
+    from fcrlab.read.contacts import load_contacts
     from fcrlab.stats import prefetch_scipy
 
     params = _params(args)

@@ -17,14 +17,14 @@ from typing import Any
 import polars as pl
 
 from fcrlab import __version__
-from fcrlab.clock import local_date
 from fcrlab.impact import cluster_rates, money, page_change
-from fcrlab.io import Contacts
 from fcrlab.params import Params, parse_duration
+from fcrlab.read.clock import local_date
+from fcrlab.read.contacts import Contacts
+from fcrlab.read.web import WebVisits, load_page_topics, load_web_visits, page_topic_expr
 from fcrlab.repeats import LABEL_COLUMNS, REASONS, label_repeats, observed_until
 from fcrlab.stats import Z95, rate_summary, wilson_exprs, wilson_interval
 from fcrlab.sweep import calls_and_views, followed_by_call, online_before
-from fcrlab.web import WebVisits, load_page_topics, load_web_visits, page_topic_expr
 
 __all__ = [
     "CONTACT_REASONS",

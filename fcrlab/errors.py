@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 
-__all__ = ["FcrlabError", "InputError", "ParamsError"]
+__all__ = ["FcrlabError", "InputError", "ParamsError", "did_you_mean"]
+
+
+def did_you_mean(value: object, choices: Iterable[str], cutoff: float = 0.5, how: str = "") -> str:
+    """`; did you mean 'x'?` (with `how`, e.g. ` (map it with columns:)`), naming the nearest of
+    `choices`, or nothing when none is near."""
+    near = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=cutoff)
+    return f"; did you mean '{near[0]}'{how}?" if near else ""
 
 
 class FcrlabError(Exception):

@@ -14,8 +14,8 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from fcrlab.clock import to_utc_instant
 from fcrlab.params import Params
+from fcrlab.read.clock import to_utc_instant
 
 __all__ = ["follow_ups"]
 

@@ -17,12 +17,12 @@ import polars as pl
 
 from fcrlab.deflection import deflection
 from fcrlab.gaps import knowledge_gaps
-from fcrlab.io import Contacts, load_contacts
 from fcrlab.params import Params
 from fcrlab.privacy import pseudonymise, salt_from_env
+from fcrlab.read.contacts import Contacts, load_contacts
+from fcrlab.read.web import WebVisits, load_page_topics, load_web_visits
 from fcrlab.repeats import label_repeats
 from fcrlab.summary import fcr_summary
-from fcrlab.web import WebVisits, load_page_topics, load_web_visits
 
 __all__ = ["WeekNumbers", "index_html", "week_numbers", "weeks_numbers"]
 

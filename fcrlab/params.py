@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from fcrlab.errors import ParamsError
+from fcrlab.errors import ParamsError, did_you_mean
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -189,8 +188,7 @@ class Params:
         known = cls.keys()
         for key in mapping:
             if key not in known:
-                near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.5)
-                hint = f"; did you mean '{near[0]}'?" if near else ""
+                hint = did_you_mean(key, known)
                 raise ParamsError(f"unknown parameter{hint}", key=str(key), source=source)
         values: dict[str, Any] = {}
         try:
@@ -283,12 +281,8 @@ def _choice(*allowed: str):
     def convert(raw: Any, key: str) -> str:
         value = str(raw).strip().lower()
         if value not in allowed:
-            near = difflib.get_close_matches(value, allowed, n=1, cutoff=0.4)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
-            raise ParamsError(
-                f"{raw!r} is not one of {', '.join(allowed)}{hint}",
-                key=key,
-            )
+            hint = did_you_mean(value, allowed, cutoff=0.4)
+            raise ParamsError(f"{raw!r} is not one of {', '.join(allowed)}{hint}", key=key)
         return value
 
     return convert
@@ -352,8 +346,7 @@ def _office_hours(raw: Any, key: str) -> OfficeHours | None:
         raise ParamsError("expected a mapping of weekday to HH:MM-HH:MM", key=key)
     for name in raw:
         if name not in (*WEEKDAYS, "holidays"):
-            near = difflib.get_close_matches(str(name), (*WEEKDAYS, "holidays"), n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
+            hint = did_you_mean(name, (*WEEKDAYS, "holidays"), cutoff=0.6)
             raise ParamsError(f"unknown weekday {name!r}{hint}", key=key)
     days = tuple(_hours_span(raw.get(name), f"{key}.{name}") for name in WEEKDAYS)
     holidays = raw.get("holidays") or []
@@ -482,8 +475,7 @@ def _columns(raw: Any, key: str) -> tuple[tuple[str, str], ...]:
     out = []
     for theirs, ours in raw.items():
         if ours not in CANONICAL_COLUMNS:
-            near = difflib.get_close_matches(str(ours), CANONICAL_COLUMNS, n=1, cutoff=0.5)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
+            hint = did_you_mean(ours, CANONICAL_COLUMNS)
             raise ParamsError(f"{theirs!r} maps to unknown column {ours!r}{hint}", key=key)
         out.append((str(theirs), str(ours)))
     targets = [ours for _, ours in out]
@@ -500,8 +492,7 @@ def _defaults(raw: Any, key: str) -> tuple[tuple[str, str], ...]:
     out = []
     for column, value in raw.items():
         if column not in allowed:
-            near = difflib.get_close_matches(str(column), allowed, n=1, cutoff=0.5)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
+            hint = did_you_mean(column, allowed)
             raise ParamsError(
                 f"no default for {column!r}{hint} (possible: {', '.join(allowed)})", key=key
             )

@@ -16,12 +16,11 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from fcrlab.clock import is_open, local_date, to_utc_instant
 from fcrlab.errors import InputError
-from fcrlab.io import Contacts
 from fcrlab.params import Params
-from fcrlab.take import scatter, take_expr
-from fcrlab.threads import beside
+from fcrlab.read.clock import is_open, local_date, to_utc_instant
+from fcrlab.read.contacts import Contacts
+from fcrlab.speed import beside, scatter, take_expr
 
 __all__ = [
     "CONTACT_FIELDS",
@@ -107,7 +106,7 @@ def observed_until(contacts: Contacts, params: Params) -> dt.datetime | None:
     """SPEC §2 rule 9 / decisions D8: explicit (local unless zoned) or the latest row read."""
     if params.observed_until is not None:
         return to_utc_instant(params.observed_until, params.timezone)
-    return contacts.latest_started_at()
+    return contacts.frame["started_at"].max()  # type: ignore[return-value]
 
 
 def _check_topic(contacts: Contacts, params: Params) -> None:

@@ -20,8 +20,8 @@ import yaml
 
 from fcrlab.errors import FcrlabError, ParamsError
 from fcrlab.headline import index_html, weeks_numbers
-from fcrlab.io import load_contacts
 from fcrlab.params import Params, load_params
+from fcrlab.read.contacts import load_contacts
 from fcrlab.repeats import observed_until
 
 __all__ = [

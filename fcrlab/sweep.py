@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from fcrlab.take import take, take_expr
-from fcrlab.web import page_topic_expr
+from fcrlab.read.web import page_topic_expr
+from fcrlab.speed import take, take_expr
 
 __all__ = ["calls_and_views", "followed_by_call", "online_before"]
 

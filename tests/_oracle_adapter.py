@@ -253,7 +253,7 @@ def _engine_inputs(rows: Rows, mapping: Mapping, columns: list[str] | None) -> t
     import polars as pl
 
     from fcrlab import Params
-    from fcrlab.io import contacts_from_frame
+    from fcrlab.read.contacts import contacts_from_frame
 
     columns = columns or columns_of(rows)
     # Every column a string column, missing cells empty, as a CSV reader would give them.

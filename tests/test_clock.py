@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from fcrlab.clock import _local_to_utc_by_join, local_to_utc
+from fcrlab.read.clock import _local_to_utc_by_join, local_to_utc
 
 
 def reference(values: list[dt.datetime | None], zone: str) -> list[dt.datetime | None]:

@@ -21,9 +21,9 @@ from fcrlab.deflection import (
     pilot_size,
 )
 from fcrlab.errors import InputError, ParamsError
-from fcrlab.io import contacts_from_frame
+from fcrlab.read.contacts import contacts_from_frame
+from fcrlab.read.web import web_visits_from_frame
 from fcrlab.sample import make_sample
-from fcrlab.web import web_visits_from_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

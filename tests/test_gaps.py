@@ -22,8 +22,8 @@ from fcrlab.cli import main
 from fcrlab.errors import ParamsError
 from fcrlab.followups import _codes, _next_exact, _next_fast
 from fcrlab.gaps import describe, knowledge_gaps
-from fcrlab.io import contacts_from_frame
 from fcrlab.params import load_params
+from fcrlab.read.contacts import contacts_from_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 MONDAY = dt.datetime(2026, 1, 5)  # ISO week 2026-W02

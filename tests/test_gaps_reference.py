@@ -27,7 +27,7 @@ import polars as pl
 import pytest
 
 from fcrlab import Params, label_repeats
-from fcrlab.io import contacts_from_frame
+from fcrlab.read.contacts import contacts_from_frame
 from tests.gaps_reference import is_close, naive_gaps
 
 FAR = "2027-03-01T00:00"

@@ -262,7 +262,7 @@ def test_text_choices_read_value_by_value_agree_with_row_by_row(tmp_path, monkey
     """channel, direction, outcome and yes/no text are trimmed and lower-cased once per
     distinct value when a column has few of them; a column of many values takes the row by
     row path. Both give the same canonical values."""
-    import fcrlab.io as fio
+    import fcrlab.read._columns as fio
 
     rows = [
         ("1", " Phone", "INBOUND ", "Handled", " Ja"),

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from fcrlab import Params, fcr_summary, label_repeats
-from fcrlab.io import contacts_from_frame
+from fcrlab.read.contacts import contacts_from_frame
 from fcrlab.sample import make_sample
 from fcrlab.summary import episodes_table, window_sensitivity
 

@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-import fcrlab.take as take_module
-from fcrlab.take import scatter, take, take_expr
+import fcrlab.speed as take_module
+from fcrlab.speed import scatter, take, take_expr
 
 
 def _case(n: int, k: int, seed: int) -> tuple[pl.Series, pl.Series]:

@@ -8,7 +8,7 @@ import threading
 import polars as pl
 import pytest
 
-from fcrlab.threads import beside
+from fcrlab.speed import beside
 
 
 def test_beside_runs_in_another_thread_and_returns_the_result():

@@ -14,21 +14,21 @@ from pathlib import Path
 
 import polars as pl
 
-from fcrlab.clock import UTC_TYPE
 from fcrlab.errors import InputError, ParamsError
-from fcrlab.io import (
-    _check,
-    _id_text,
-    _Locator,
-    _mapped_twice,
-    _require,
-    _text,
-    _timestamp,
-    _unknown_source,
-    _unreadable_time,
-    read_table,
-)
 from fcrlab.params import Params
+from fcrlab.read._columns import (
+    check,
+    check_instants,
+    exact_copies,
+    id_text,
+    instants,
+    mapped_twice,
+    require,
+    text,
+    unknown_source,
+)
+from fcrlab.read.clock import UTC_TYPE
+from fcrlab.read.files import Loaded, Locator, Table, read_table
 
 __all__ = [
     "VISIT_SCHEMA",
@@ -36,6 +36,7 @@ __all__ = [
     "load_page_topics",
     "load_web_visits",
     "page_topic_expr",
+    "topic_of_page",
     "web_visits_from_frame",
 ]
 
@@ -51,17 +52,8 @@ _WEB_ONLY = ("visited_at", "page")  # targets of `columns:` that only a visits f
 
 
 @dataclasses.dataclass(frozen=True)
-class WebVisits:
+class WebVisits(Loaded):
     """Page views as read: the canonical frame and where it came from."""
-
-    frame: pl.DataFrame
-    source: str
-    files: tuple[str, ...] = ()
-    rows_per_file: tuple[int, ...] = ()
-
-    @property
-    def rows_read(self) -> int:
-        return self.frame.height
 
 
 def _mapping_for(raw: pl.DataFrame, params: Params, file_label: str) -> dict[str, str]:
@@ -72,99 +64,54 @@ def _mapping_for(raw: pl.DataFrame, params: Params, file_label: str) -> dict[str
     for theirs, ours in params.column_map().items():
         if theirs in raw.columns:
             if ours in raw.columns and ours != theirs:
-                raise _mapped_twice(ours, file_label)
+                raise mapped_twice(ours, file_label)
             mapping[theirs] = ours
         elif ours in _WEB_ONLY:
-            raise _unknown_source(theirs, raw.columns, file_label)
+            raise unknown_source(theirs, raw.columns, file_label)
     return mapping
 
 
 def web_visits_from_frame(
-    raw: pl.DataFrame,
-    params: Params,
-    source: str = "<frame>",
-    *,
-    files: Sequence[str] = (),
-    rows_per_file: Sequence[int] = (),
+    raw: pl.DataFrame, params: Params, *, origin: Table | None = None
 ) -> WebVisits:
-    """Normalise a raw page-view frame (columns as in the export) into the canonical frame."""
-    where = _Locator(files, rows_per_file or [raw.height], source)
-    file_label = files[0] if len(files) == 1 else source
+    """Normalise a raw page-view frame (columns as in the export) into the canonical frame;
+    `origin` is the table it was read as, for error messages and the ledger."""
+    origin = origin or Table(raw, ("<frame>",), (raw.height,), "<frame>")
+    where, file_label = origin.locator(), origin.label
     if raw.height == 0:
         raise InputError("has a header but no data rows", file=file_label)
     frame = raw.rename(_mapping_for(raw, params, file_label))
-    _require(_REQUIRED, frame.columns, raw.columns, file_label)
+    require(_REQUIRED, frame.columns, raw.columns, file_label)
     raw_columns = list(frame.columns)
     frame = frame.with_row_index("source_row", offset=1).with_columns(
         pl.col("source_row").cast(pl.Int64)
     )
-    instants, _ = _timestamp(frame, "visited_at", params)
+    visited, _ = instants(frame, "visited_at", params)
     canonical = frame.select(
         "source_row",
-        customer_id=_id_text("customer_id", frame.schema["customer_id"]),
-        visited_at=pl.lit(instants),
-        page=_text("page"),
+        customer_id=id_text("customer_id", frame.schema["customer_id"]),
+        visited_at=pl.lit(visited),
+        page=text("page"),
     )
     both = canonical.with_columns(
         __raw_visited_at=frame["visited_at"], __raw_page=frame["page"].cast(pl.String)
     )
-    _check(
-        both,
-        pl.col("visited_at").is_null() & pl.col("__raw_visited_at").is_not_null(),
-        "__raw_visited_at",
-        _unreadable_time(params),
-        "visited_at",
-        where,
-    )
-    _check(
-        both,
-        pl.col("visited_at").is_null(),
-        "__raw_visited_at",
-        "empty date-time",
-        "visited_at",
-        where,
-    )
-    _check(both, pl.col("page").is_null(), "__raw_page", "empty page", "page", where)
-    canonical = canonical.with_columns(duplicate=_copies(frame.select(raw_columns)))
+    check_instants(both, "visited_at", params, where)
+    check(both, pl.col("page").is_null(), "__raw_page", "empty page", "page", where)
+    canonical = canonical.with_columns(duplicate=exact_copies(frame.select(raw_columns)))
     return WebVisits(
         frame=canonical.select(list(VISIT_SCHEMA)),
-        source=source,
-        files=tuple(files),
-        rows_per_file=tuple(rows_per_file or [raw.height]),
+        source=origin.source,
+        files=origin.files,
+        rows_per_file=origin.rows_per_file,
     )
-
-
-def _copies(raw: pl.DataFrame) -> pl.Series:
-    """Decisions W8: an exact copy (all columns as read) of an earlier row; the first stays.
-
-    One 64-bit hash per row finds the candidates (sorted hashes, equal neighbours); only rows
-    whose hash repeats are compared exactly, so a hash collision never marks a row that differs.
-    """
-    columns = raw.columns
-    none = pl.repeat(False, raw.height, dtype=pl.Boolean, eager=True).rename("duplicate")
-    row_hash = raw.select(pl.struct(columns).hash(seed=5)).to_series()
-    ordered = row_hash.sort()
-    repeated = ordered.filter(ordered == ordered.shift()).unique()
-    if repeated.len() == 0:
-        return none
-    maybe = row_hash.is_in(repeated.implode())
-    position = pl.int_range(raw.height, eager=True, dtype=pl.UInt32)
-    candidates = raw.filter(maybe).with_columns(__pos=position.filter(maybe))
-    copies = candidates.filter(~pl.struct(columns).is_first_distinct())["__pos"]
-    return position.is_in(copies.implode()).rename("duplicate")
 
 
 def load_web_visits(path: str | Path, params: Params | None = None) -> WebVisits:
     """Read page views (CSV, Parquet, .xlsx or a glob of them) into canonical web visits."""
     params = params or Params()
     table = read_table(path, params)
-    return web_visits_from_frame(
-        table.frame,
-        params,
-        source=table.source,
-        files=table.files,
-        rows_per_file=table.rows_per_file,
-    )
+    return web_visits_from_frame(table.frame, params, origin=table)
 
 
 # ---------------------------------------------------------------------------- page topics
@@ -195,21 +142,21 @@ def load_page_topics(
             {"page": [str(p) for p, _ in pairs], "topic": [str(t) for _, t in pairs]},
             schema={"page": pl.String, "topic": pl.String},
         )
-        where = _Locator([label], [raw.height], label)
+        where = Locator([label], [raw.height], label)
     else:
         table = read_table(str(source), params)
         label = table.files[0] if len(table.files) == 1 else table.source
         raw = table.frame.rename(
             {a: b for a, b in params.column_map().items() if a in table.frame.columns}
         )
-        where = _Locator(table.files, table.rows_per_file, table.source)
-        _require(("page", "topic"), raw.columns, raw.columns, label)
+        where = Locator(table.files, table.rows_per_file, table.source)
+        require(("page", "topic"), raw.columns, raw.columns, label)
     frame = raw.with_row_index("source_row", offset=1).with_columns(
-        pl.col("source_row").cast(pl.Int64), page=_text("page"), topic=_text("topic")
+        pl.col("source_row").cast(pl.Int64), page=text("page"), topic=text("topic")
     )
     both = frame.with_columns(__raw_page=raw["page"].cast(pl.String))
-    _check(both, pl.col("page").is_null(), "__raw_page", "empty page", "page", where)
-    _check(
+    check(both, pl.col("page").is_null(), "__raw_page", "empty page", "page", where)
+    check(
         both, pl.col("topic").is_null(), "__raw_page", "empty topic for this page", "topic", where
     )
     conflicts = (
@@ -255,3 +202,8 @@ def page_topic_expr(page: pl.Expr, page_topics: pl.DataFrame) -> pl.Expr:
         )
         result = pl.coalesce(mapped, result)
     return result
+
+
+def topic_of_page(page: str, page_topics: pl.DataFrame) -> str | None:
+    """The topic one page answers (decisions W3), or None: `page_topic_expr` on one value."""
+    return pl.select(page_topic_expr(pl.lit(page, dtype=pl.String), page_topics)).item()

@@ -18,6 +18,7 @@ __all__ = [
     "UTC_TYPE",
     "is_open",
     "local_date",
+    "local_day_numbers",
     "local_to_utc",
     "parse_timestamps",
     "to_utc_instant",
@@ -181,6 +182,30 @@ def to_utc_instant(value: dt.datetime | dt.date, timezone: str) -> dt.datetime:
 def local_date(instants: pl.Expr, timezone: str) -> pl.Expr:
     """The calendar date in `timezone` of UTC instants."""
     return instants.dt.convert_time_zone(timezone).dt.date()
+
+
+_US_DAY = 86_400_000_000
+
+
+def local_day_numbers(frame: pl.DataFrame | pl.LazyFrame, column: str, timezone: str) -> pl.Expr:
+    """The local calendar day (days since 1970-01-01) of the UTC instants in `column`, without a
+    time-zone conversion per row (fast on millions): the UTC offsets over the column's span,
+    sampled every 15 minutes (every offset in use is a multiple of that), their change points,
+    and a binary search per row."""
+    us = pl.col(column).dt.epoch("us")
+    low, high = frame.lazy().select(us.min(), us.max().alias("high")).collect().row(0)
+    if low is None:
+        return us.cast(pl.Int32)
+    step = 15 * 60 * 1_000_000
+    grid = pl.int_range(low // step * step, high + step, step, eager=True)
+    zoned = pl.from_epoch(grid, time_unit="us").dt.replace_time_zone("UTC")
+    offset = zoned.dt.convert_time_zone(timezone).dt.replace_time_zone(None).dt.epoch("us") - grid
+    change = (offset != offset.shift()).fill_null(True)
+    starts, offsets = grid.filter(change), offset.filter(change)
+    if offsets.len() == 1:  # one offset over the whole span: no search per row
+        return ((us + offsets[0]) // _US_DAY).cast(pl.Int32)
+    local = us + pl.lit(offsets).gather(pl.lit(starts).search_sorted(us, side="right") - 1)
+    return (local // _US_DAY).cast(pl.Int32)
 
 
 def is_open(instants: pl.Expr, hours: OfficeHours, timezone: str) -> pl.Expr:

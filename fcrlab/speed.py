@@ -1,19 +1,42 @@
-"""Gathers and scatters by position that stay fast on millions of rows.
+"""Speed helpers: the only module that knows polars' slow paths, behind plain names.
 
-polars takes a slow path for a gather whose indices hold nulls (about 10× slower on millions of
-rows), and a gather from a column split in chunks (one per Parquet row group) is slow too. Both
-gather helpers gather at position 0 where the index is null and mask the result afterwards.
-A scatter to random positions runs on one core in polars (0.45 s for 10M bytes here);
-`scatter` writes disjoint parts of the positions from several threads at once.
+- `beside`: work that runs on one core, started in a thread beside other polars work. polars
+  (and numpy, for a scatter) releases the GIL while it computes, so a single-threaded step
+  (local time → UTC, finding the labels' positions) overlaps the multi-threaded step the caller
+  does meanwhile, on a 2-core machine using the core that would otherwise wait.
+- `take`, `take_expr`: polars takes a slow path for a gather whose indices hold nulls (about
+  10× slower on millions of rows), and a gather from a column split in chunks (one per Parquet
+  row group) is slow too. Both gather at position 0 where the index is null and mask after.
+- `scatter`: a scatter to random positions runs on one core in polars (0.45 s for 10M bytes
+  here); this writes disjoint parts of the positions from several threads at once.
+
+None of them starts anything on import; a thread lives only as long as its one task.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 import polars as pl
 
-from fcrlab.threads import beside
+__all__ = ["beside", "scatter", "take", "take_expr"]
 
-__all__ = ["scatter", "take", "take_expr"]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def beside(
+    fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+) -> concurrent.futures.Future[_T]:
+    """Start `fn(*args, **kwargs)` in a thread; `.result()` waits for it (and re-raises)."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="fcrlab")
+    try:
+        return pool.submit(fn, *args, **kwargs)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one task
+
 
 _PART = 1_000_000  # positions per thread, at least
 
