@@ -131,7 +131,7 @@ import datetime as dt
 import polars as pl
 from fcrlab import Params, load_contacts
 from fcrlab.read.files import write_frame
-from fcrlab.sweep import calls_and_views
+from fcrlab.engine.sweep import calls_and_views
 from fcrlab.read.web import load_web_visits
 params = Params(timezone="UTC")
 calls = load_contacts(sys.argv[1], params).frame
@@ -149,7 +149,7 @@ import sys
 import datetime as dt
 import polars as pl
 from fcrlab.read.files import write_frame
-from fcrlab.sweep import calls_and_views
+from fcrlab.engine.sweep import calls_and_views
 calls = pl.read_parquet(sys.argv[1]).rechunk()
 views = pl.read_parquet(sys.argv[2]).rechunk()
 window = dt.timedelta(hours=24)
@@ -206,8 +206,8 @@ write_frame(result.pages, sys.argv[4])
 # The same as `fcrlab`, with the sweep in chunks by customer hash of at most 20M events (the
 # default chunk is 5M events; this shows what larger chunks cost in time and memory).
 FCRLAB_20M_CHUNKS = FCRLAB.replace(
-    "from fcrlab.sweep import calls_and_views",
-    "from fcrlab import sweep\nfrom fcrlab.sweep import calls_and_views\n"
+    "from fcrlab.engine.sweep import calls_and_views",
+    "from fcrlab import sweep\nfrom fcrlab.engine.sweep import calls_and_views\n"
     "sweep.CHUNK_ROWS = 20_000_000",
 )
 

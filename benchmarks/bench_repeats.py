@@ -83,7 +83,7 @@ FCRLAB = """
 import sys
 from fcrlab import Params, label_repeats, load_contacts
 from fcrlab.read.files import write_frame
-from fcrlab.repeats import LABEL_COLUMNS
+from fcrlab.engine.repeats import LABEL_COLUMNS
 params = Params()
 contacts = load_contacts(sys.argv[1], params)
 write_frame(label_repeats(contacts, params).select(LABEL_COLUMNS), sys.argv[2])
@@ -92,7 +92,7 @@ write_frame(label_repeats(contacts, params).select(LABEL_COLUMNS), sys.argv[2])
 FCRLAB_CHUNKED = """
 import sys
 from fcrlab import Params
-from fcrlab.chunks import label_repeats_in_chunks
+from fcrlab.engine.chunks import label_repeats_in_chunks
 label_repeats_in_chunks(sys.argv[1], sys.argv[2], Params(), chunks=int(sys.argv[3]))
 """
 

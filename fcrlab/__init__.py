@@ -28,10 +28,10 @@ _atexit.register(_gc.freeze)
 
 if TYPE_CHECKING:  # what editors and type checkers see; at run time `__getattr__` below
     from fcrlab.deflection import deflection
+    from fcrlab.engine.repeats import label_repeats
     from fcrlab.gaps import knowledge_gaps
     from fcrlab.params import Params, load_params
     from fcrlab.read.contacts import Contacts, load_contacts
-    from fcrlab.repeats import label_repeats
     from fcrlab.summary import fcr_breakdown, fcr_summary, window_sensitivity
 
 # The names below are loaded on first use (PEP 562), so that `from fcrlab import
@@ -44,7 +44,7 @@ _HOME = {
     "fcr_breakdown": "fcrlab.summary",
     "fcr_summary": "fcrlab.summary",
     "knowledge_gaps": "fcrlab.gaps",
-    "label_repeats": "fcrlab.repeats",
+    "label_repeats": "fcrlab.engine.repeats",
     "load_contacts": "fcrlab.read.contacts",
     "load_params": "fcrlab.params",
     "window_sensitivity": "fcrlab.summary",

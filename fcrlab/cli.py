@@ -64,8 +64,8 @@ def _params(args: argparse.Namespace) -> Params:
 
 # ---------------------------------------------------------------------------- commands
 def _cmd_repeats(args: argparse.Namespace) -> int:
+    from fcrlab.engine.repeats import LABEL_COLUMNS, label_repeats
     from fcrlab.read.contacts import load_contacts
-    from fcrlab.repeats import LABEL_COLUMNS, label_repeats
     from fcrlab.summary import fcr_summary
 
     params = _params(args)
@@ -88,7 +88,7 @@ def _cmd_repeats(args: argparse.Namespace) -> int:
 def _repeats_in_chunks(args: argparse.Namespace, params: Params) -> int:
     """Inputs larger than memory: label chunk by chunk into --out; report the ledger."""
     from fcrlab import __version__
-    from fcrlab.chunks import label_repeats_in_chunks
+    from fcrlab.engine.chunks import label_repeats_in_chunks
 
     if not args.out or not str(args.out).lower().endswith(".parquet"):
         raise InputError("--chunks writes its labels to a .parquet file: give --out FILE.parquet")
@@ -127,8 +127,8 @@ def _describe_summary(s: dict[str, Any]) -> str:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from fcrlab.engine.repeats import REASONS
     from fcrlab.read.contacts import load_contacts
-    from fcrlab.repeats import REASONS
 
     params = _params(args)
     contacts = load_contacts(args.file, params)

@@ -2,7 +2,7 @@
 to the phone (SPEC §3 `fcrlab deflection`, decisions W1–W13).
 
 Page views outnumber contacts many times, so nothing here is a cross join: every time question
-is a *merge sweep* (`fcrlab.sweep`). The analysis on top is plain polars: shares with Wilson
+is a *merge sweep* (`fcrlab.engine.sweep`). The analysis on top is plain polars: shares with Wilson
 intervals, page call rates with cluster-robust intervals (a customer's views are one cluster),
 a page change's before/after and difference-in-differences, and the money.
 """
@@ -17,14 +17,14 @@ from typing import Any
 import polars as pl
 
 from fcrlab import __version__
+from fcrlab.engine.repeats import LABEL_COLUMNS, REASONS, label_repeats, observed_until
+from fcrlab.engine.sweep import calls_and_views
 from fcrlab.impact import cluster_rates, money, page_change
 from fcrlab.params import Params, parse_duration
 from fcrlab.read.clock import local_date
 from fcrlab.read.contacts import Contacts
 from fcrlab.read.web import WebVisits, load_page_topics, load_web_visits, page_topic_expr
-from fcrlab.repeats import LABEL_COLUMNS, REASONS, label_repeats, observed_until
 from fcrlab.stats import Z95, rate_summary, wilson_exprs, wilson_interval
-from fcrlab.sweep import calls_and_views, followed_by_call, online_before
 
 __all__ = [
     "CONTACT_REASONS",
@@ -32,14 +32,11 @@ __all__ = [
     "VIEW_REASONS",
     "Deflection",
     "answers_expr",
-    "calls_and_views",
     "deflection",
-    "followed_by_call",
     "headline",
     "ledger_table",
     "load_page_topics",
     "load_web_visits",
-    "online_before",
     "pages_text",
     "pilot_size",
     "shares_long",

@@ -23,13 +23,13 @@ import numpy as np
 import polars as pl
 
 from fcrlab import __version__
+from fcrlab.engine.repeats import label_repeats, observed_until
 from fcrlab.errors import InputError, ParamsError
 from fcrlab.followups import follow_ups
 from fcrlab.params import Params, format_duration
 from fcrlab.read.clock import to_utc_instant
 from fcrlab.read.contacts import Contacts
 from fcrlab.read.files import read_table
-from fcrlab.repeats import label_repeats, observed_until
 from fcrlab.stats import (
     auc_from_counts,
     auc_interval,

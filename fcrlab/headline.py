@@ -16,12 +16,12 @@ from collections.abc import Sequence
 import polars as pl
 
 from fcrlab.deflection import deflection
+from fcrlab.engine.repeats import label_repeats
 from fcrlab.gaps import knowledge_gaps
 from fcrlab.params import Params
 from fcrlab.privacy import pseudonymise, salt_from_env
 from fcrlab.read.contacts import Contacts, load_contacts
 from fcrlab.read.web import WebVisits, load_page_topics, load_web_visits
-from fcrlab.repeats import label_repeats
 from fcrlab.summary import fcr_summary
 
 __all__ = ["WeekNumbers", "index_html", "week_numbers", "weeks_numbers"]

@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
+from fcrlab.engine.repeats import observed_until
 from fcrlab.errors import FcrlabError, ParamsError
 from fcrlab.headline import index_html, weeks_numbers
 from fcrlab.params import Params, load_params
 from fcrlab.read.contacts import load_contacts
-from fcrlab.repeats import observed_until
 
 __all__ = [
     "NOTEBOOKS",

@@ -8,9 +8,9 @@ from typing import Any
 import polars as pl
 
 from fcrlab import __version__
+from fcrlab.engine.repeats import REASONS, label_repeats, observed_until
 from fcrlab.params import Params, parse_duration
 from fcrlab.read.contacts import Contacts
-from fcrlab.repeats import REASONS, label_repeats, observed_until
 from fcrlab.stats import rate_summary, wilson_exprs
 
 __all__ = [

@@ -17,9 +17,9 @@ import polars as pl
 import vl_convert as vlc
 
 from fcrlab.charts import fcr_variants_chart, topic_team_heatmap, window_curve
+from fcrlab.engine.repeats import label_repeats
 from fcrlab.params import Params
 from fcrlab.read.contacts import Contacts
-from fcrlab.repeats import label_repeats
 from fcrlab.summary import (
     SENSITIVITY_WINDOWS,
     fcr_breakdown,

@@ -7,9 +7,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from fcrlab import Params, label_repeats, load_contacts
-from fcrlab.chunks import label_repeats_in_chunks
+from fcrlab.engine.chunks import label_repeats_in_chunks
+from fcrlab.engine.repeats import LABEL_COLUMNS
 from fcrlab.errors import InputError
-from fcrlab.repeats import LABEL_COLUMNS
 from fcrlab.sample import make_sample
 from fcrlab.summary import ledger
 

@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 
 from fcrlab import Params, load_contacts
-from fcrlab import sweep as sweep_module
 from fcrlab.cli import main
 from fcrlab.deflection import (
     Deflection,
@@ -20,6 +19,7 @@ from fcrlab.deflection import (
     load_web_visits,
     pilot_size,
 )
+from fcrlab.engine import grouping, sweep
 from fcrlab.errors import InputError, ParamsError
 from fcrlab.read.contacts import contacts_from_frame
 from fcrlab.read.web import web_visits_from_frame
@@ -532,13 +532,17 @@ def small_sample() -> tuple:
 
 @pytest.mark.parametrize(
     "setting",
-    [{"_FORCE_EXACT": True}, {"CHUNK_ROWS": 5_000}, {"_FORCE_EXACT": True, "CHUNK_ROWS": 7_000}],
+    [
+        {(grouping, "FORCE_EXACT"): True},
+        {(sweep, "CHUNK_ROWS"): 5_000},
+        {(grouping, "FORCE_EXACT"): True, (sweep, "CHUNK_ROWS"): 7_000},
+    ],
     ids=["exact-codes", "chunks", "chunks-exact"],
 )
 def test_exact_fallback_and_chunks_give_the_same_answers(small_sample, monkeypatch, setting):
     contacts, visits, page_topics, params, hashed = small_sample
-    for name, value in setting.items():
-        monkeypatch.setattr(sweep_module, name, value)
+    for (module, name), value in setting.items():
+        monkeypatch.setattr(module, name, value)
     other = deflection(contacts, visits, page_topics, params)
     assert hashed.per_contact.equals(other.per_contact)
     assert hashed.pages.equals(other.pages) and hashed.matrix.equals(other.matrix)

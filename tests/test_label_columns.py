@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from fcrlab import Params, label_repeats, load_contacts
+from fcrlab.engine.repeats import CONTACT_FIELDS, LABEL_COLUMNS
 from fcrlab.gaps import INPUT_COLUMNS
-from fcrlab.repeats import CONTACT_FIELDS, LABEL_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = [

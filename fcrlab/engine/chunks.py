@@ -14,11 +14,11 @@ from pathlib import Path
 
 import polars as pl
 
+from fcrlab.engine.repeats import LABEL_COLUMNS, REASONS, label_repeats, observed_until
 from fcrlab.errors import InputError
 from fcrlab.params import Params
 from fcrlab.read.contacts import contacts_from_frame, start_instants
 from fcrlab.read.files import Locator, expand
-from fcrlab.repeats import LABEL_COLUMNS, REASONS, label_repeats
 
 __all__ = ["label_repeats_in_chunks"]
 
@@ -48,10 +48,10 @@ def label_repeats_in_chunks(
     where = Locator(files, rows_per_file, str(source))
 
     if params.observed_until is None:
-        # SPEC §2 rule 9: the latest start of any row read, after time-zone conversion.
-        starts = scan.select("started_at").collect(engine="streaming")
-        until = start_instants(starts, params).max()
-        # Zone-aware, so a last contact in the repeated autumn hour keeps its exact instant.
+        # SPEC §2 rule 9, settled over every chunk: the latest start of any row read. Passed on
+        # zone-aware, so a last contact in the repeated autumn hour keeps its exact instant.
+        starts = start_instants(scan.select("started_at").collect(engine="streaming"), params)
+        until = observed_until(starts.to_frame("started_at"), params)
         params = params.replace(observed_until=until)
 
     # Conflicting ids of different customers would fall into different chunks: check globally.

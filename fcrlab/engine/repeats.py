@@ -1,12 +1,16 @@
-"""Repeat contacts and episodes: SPEC §2's ten rules, in order, on the canonical contacts frame.
+"""Repeat contacts and episodes: SPEC §2's ten rules, in order, on the canonical contacts.
 
-How it stays fast on tens of millions of contacts: the strings are hashed once, and one sort of
-a small numeric frame (row, hash of customer and match key, start) puts every group together in
-rule-6 order; then only `shift`/`forward_fill`/gathers with a same-group mask, no `group_by` or
-`over` on the hot path, and the labels go back to input order by position. `abandoned: include`
-breaks the per-key grouping (an abandoned attempt matches every topic), so it takes a general
-path: each contact's previous matching contact by position, then episode roots by pointer
-jumping.
+`label_repeats` reads as the rules: who takes part (rules 1–3, legs merged by rule 2), the match
+key (rule 4), after hours (rule 5), each contact's previous matching contact in rule-6 order and
+so the episodes (rule 7), then fixes, censoring and the period (rules 8–10). Each rule that is a
+column is a public function returning an expression (`within_window`, `is_fix`, `is_pending`,
+`in_period`), so the window-sensitivity curve applies the same rules and never re-derives them.
+
+How it stays fast: the contacts are put in group order by one hash sort
+(`grouping.sort_by_group`), then only `shift`s with a same-group mask; the labels go back to
+input order by position (`input_order`). `abandoned: include` breaks the per-key grouping (an
+abandoned attempt matches every topic), so it takes a general path: each contact's previous
+matching contact by position, then episode roots by pointer jumping.
 """
 
 from __future__ import annotations
@@ -16,19 +20,29 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from fcrlab.engine.grouping import Keys, sort_by_group
+from fcrlab.engine.input_order import FLAG_LABELS, labels_in_input_order, positions
 from fcrlab.errors import InputError
 from fcrlab.params import Params
 from fcrlab.read.clock import is_open, local_date, to_utc_instant
 from fcrlab.read.contacts import Contacts
-from fcrlab.speed import beside, scatter, take_expr
+from fcrlab.speed import beside, take_expr
 
 __all__ = [
     "CONTACT_FIELDS",
     "LABEL_COLUMNS",
     "REASONS",
+    "Labels",
+    "in_period",
+    "is_episode",
+    "is_fix",
+    "is_pending",
+    "is_reported",
     "label_repeats",
+    "labels_of",
     "match_key",
     "observed_until",
+    "within_window",
 ]
 
 # SPEC §2 rule 1: a row left out gets the first of these that applies, in this order.
@@ -63,18 +77,6 @@ LABEL_COLUMNS = (
     "pending",
     "in_period",
 )
-_EMPTY_LABELS: dict[str, pl.DataType] = {
-    "row": pl.UInt32(),
-    "is_repeat": pl.Boolean(),
-    "prev_row": pl.UInt32(),
-    "root_row": pl.UInt32(),
-    "gap_hours": pl.Float64(),
-    "episode_seq": pl.Int32(),
-    "episode_size": pl.Int32(),
-    "first_contact_fix": pl.Boolean(),
-    "pending": pl.Boolean(),
-    "in_period": pl.Boolean(),
-}
 
 # The merged contact's other fields (SPEC §2 rule 2), for summaries and the gaps analysis.
 CONTACT_FIELDS = (
@@ -92,9 +94,37 @@ CONTACT_FIELDS = (
 )
 _LAST_NON_EMPTY = ("topic", "team", "agent_id", "resolved", "survey_resolved", "ces", "csat")
 
+# What the rules work out per contact before the labels go back to input order (`row` is the
+# contact's position in the frame).
+_EPISODE_LABELS: dict[str, pl.DataType] = {
+    "row": pl.UInt32(),
+    "is_repeat": pl.Boolean(),
+    "prev_row": pl.UInt32(),
+    "root_row": pl.UInt32(),
+    "gap_hours": pl.Float64(),
+    "episode_seq": pl.Int32(),
+    "episode_size": pl.Int32(),
+    "first_contact_fix": pl.Boolean(),
+    "pending": pl.Boolean(),
+    "in_period": pl.Boolean(),
+}
+Labels = pl.DataFrame | pl.LazyFrame  # rows labelled by `label_repeats`, in memory or a scan
+_US_PER_HOUR = 3_600_000_000
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
+
+def _us(value: dt.timedelta) -> int:
+    return value // dt.timedelta(microseconds=1)
+
+
+def _epoch_us(moment: dt.datetime) -> int:
+    return _us(moment - _EPOCH)
+
+
+# ------------------------------------------------------------------ the rules as expressions
 def match_key(match: str) -> pl.Expr:
-    """SPEC §2 rule 4: what "the same question" means; null (empty topic) is a key of its own."""
+    """SPEC §2 rule 4: what "the same question" means; null (empty topic) is a key of its own.
+    Under `any` every contact of a customer matches: one constant key."""
     if match == "topic":
         return pl.col("topic")
     if match == "family":
@@ -102,25 +132,65 @@ def match_key(match: str) -> pl.Expr:
     return pl.lit("", dtype=pl.String)
 
 
-def observed_until(contacts: Contacts, params: Params) -> dt.datetime | None:
-    """SPEC §2 rule 9 / decisions D8: explicit (local unless zoned) or the latest row read."""
+def within_window(earlier: pl.Expr, later: pl.Expr, params: Params) -> pl.Expr:
+    """SPEC §2 rule 7 (and 5): `later` started at most `window` after `earlier` (inclusive);
+    both are starts in µs since the epoch (UTC), `later` not before `earlier`."""
+    return later - earlier <= _us(params.window)
+
+
+def is_fix(alone: pl.Expr, params: Params, *, abandoned: pl.Expr, legs: pl.Expr) -> pl.Expr:
+    """SPEC §2 rule 8: a first contact that is `alone` in its episode is a fix unless it was
+    abandoned (`abandoned: include`) or, under `transfers: breaks_fcr`, had several legs."""
+    fix = alone
+    if params.abandoned == "include":
+        fix = fix & ~abandoned
+    if params.transfers == "breaks_fcr":
+        fix = fix & (legs == 1)
+    return fix
+
+
+def is_pending(first: pl.Expr, until: dt.datetime | None, params: Params) -> pl.Expr:
+    """SPEC §2 rule 9: an episode whose first contact (start in µs, UTC) started less than
+    `window` before `observed_until` is pending (first + window > observed_until)."""
+    if until is None:
+        return pl.lit(False)
+    return first > _epoch_us(until) - _us(params.window)
+
+
+def in_period(first: pl.Expr, params: Params) -> pl.Expr:
+    """SPEC §2 rule 10: the episode's first contact (start in µs, UTC) started on a local date
+    in `period` (start inclusive, end exclusive)."""
+    if params.period is None:
+        return pl.lit(True)
+    start = pl.from_epoch(first, time_unit="us").dt.replace_time_zone("UTC")
+    day = local_date(start, params.timezone)
+    return (day >= params.period.start) & (day < params.period.end)
+
+
+def is_reported() -> pl.Expr:
+    """A labelled row of a reported episode: counted, and its episode started in the period."""
+    return pl.col("counted").fill_null(False) & pl.col("in_period").fill_null(False)
+
+
+def is_episode() -> pl.Expr:
+    """The row that stands for a reported episode: its first contact (pending or not)."""
+    return is_reported() & ~pl.col("is_repeat").fill_null(True)
+
+
+def observed_until(data: Contacts | Labels, params: Params) -> dt.datetime | None:
+    """SPEC §2 rule 9 / decisions D8: the explicit `observed_until` (local unless zoned), else
+    the latest `started_at` of any row read (of the contacts, or of their labels)."""
     if params.observed_until is not None:
         return to_utc_instant(params.observed_until, params.timezone)
-    return contacts.frame["started_at"].max()  # type: ignore[return-value]
+    frame = data.frame if isinstance(data, Contacts) else data
+    latest = frame.lazy().select(pl.col("started_at").max()).collect().item()
+    return None if latest is None else latest.astimezone(dt.UTC)
 
 
-def _check_topic(contacts: Contacts, params: Params) -> None:
-    if params.match != "any" and not contacts.has("topic"):
-        raise InputError(
-            f"match: {params.match} needs a 'topic' column, and this input has none "
-            "(use match: any, or map a column onto topic with columns:)",
-            file=contacts.source,
-            column="topic",
-        )
-
-
-# ------------------------------------------------------------------ rules 1–3: what takes part
-def _first_reasons(contacts: Contacts, params: Params, until: dt.datetime | None) -> pl.DataFrame:
+# ------------------------------------------------------------------ rules 1–3: who takes part
+def _left_out(contacts: Contacts, params: Params, until: dt.datetime | None) -> pl.DataFrame:
+    """Every row with `excluded_reason` by rules 1–3 (and rule 9's explicit observed_until),
+    legs merged (rule 2) and `legs` counted."""
     frame = contacts.frame.with_columns(
         excluded_reason=pl.when(pl.col("duplicate"))
         .then(pl.lit("duplicate"))
@@ -193,87 +263,42 @@ def _merge_legs(frame: pl.DataFrame) -> pl.DataFrame:
     ).drop(f"{c}__merged" for c in merged_columns)
 
 
-# ------------------------------------------------------------------ ordering
-# The engine works on a small numeric frame per active contact: `row` (its position in the
-# contacts frame), `t` (start in µs since the epoch, UTC) and hashes of its grouping strings.
-# Strings are only touched again at the very end, to fill `episode_id` and `repeat_of`.
-_US_PER_HOUR = 3_600_000_000
+# ------------------------------------------------------------------ rules 4 and 6: order
+def _group_key(params: Params) -> pl.Expr | None:
+    """Rule 4's key as a grouping column; none under `any` (the customer alone)."""
+    return None if params.match == "any" else match_key(params.match)
 
 
-def _us(value: dt.timedelta) -> int:
-    return value // dt.timedelta(microseconds=1)
-
-
-def _keyed(frame: pl.DataFrame, active: pl.Series, key: pl.Expr | None) -> pl.DataFrame:
-    """Active rows with two independent 64-bit hashes of (customer, key) and their start."""
-    customer = pl.col("customer_id")
-    if key is None:  # group by customer only
-        h1, h2 = customer.hash(seed=11), customer.hash(seed=13)
-    else:
-        h1 = customer.hash(seed=1) ^ key.hash(seed=2)
-        h2 = customer.hash(seed=3) ^ key.hash(seed=4)
-    keyed = frame.select(
-        row=pl.int_range(pl.len(), dtype=pl.UInt32),
-        h1=h1,
-        h2=h2,
-        t=pl.col("started_at").dt.epoch("us"),
-    )
-    return keyed if active.all() else keyed.filter(active)
-
-
-def _group_order(frame: pl.DataFrame, active: pl.Series, key: pl.Expr | None) -> pl.DataFrame:
-    """Active contacts with each (customer, key) group contiguous and in rule-6 order, plus a
-    `same` column: the previous row is of the same group.
-
-    Sorting on a 64-bit hash and the start time is several times faster than on the strings.
-    Ties in time need `contact_id` (rule 6), so when there are any the sort includes it. A
-    second independent hash guards against collisions: if two groups share `h1` their rows
-    could interleave, which shows as more (h1, h2) runs than h1 runs, and then we sort on the
-    strings themselves. Two groups sharing both hashes (odds ~2^-128 per pair) is accepted.
-    """
-    keyed = _keyed(frame, active, key)
-    h1, h2, t = pl.col("h1"), pl.col("h2"), pl.col("t")
-    order = keyed.sort("h1", "t")
-    if order.select(((h1 == h1.shift()) & (t == t.shift())).any()).item():
-        ids = frame["contact_id"].gather(keyed["row"])
-        order = keyed.with_columns(__id=ids).sort("h1", "t", "__id").drop("__id")
-    new_h1 = (h1 != h1.shift()).fill_null(True)
-    new_pair = (new_h1 | (h2 != h2.shift())).fill_null(True)
-    runs = order.select(h1=new_h1.sum(), pair=new_pair.sum()).row(0)
-    if runs[0] == runs[1]:
-        return order.with_columns(same=~new_pair)
-    # A hash collision between groups: sort on the strings (exact, slower).
-    columns = [pl.col("customer_id").gather(keyed["row"])]
-    names = ["__customer"]
+def _in_rule_6_order(
+    frame: pl.DataFrame, taking_part: pl.Series, key: pl.Expr | None
+) -> pl.DataFrame:
+    """SPEC §2 rule 6: the contacts taking part, each customer's (and, with `key`, each match
+    key's) together, by `started_at`, ties by `contact_id` as strings. `row` is the contact's
+    frame position, `t` its start (µs, UTC), `same`: the row before is of the same group."""
+    columns = [frame["customer_id"]]
     if key is not None:
-        columns.append(key.gather(keyed["row"]))
-        names.append("__key")
-    exact = keyed.with_columns(
-        frame.select(*[c.alias(n) for c, n in zip(columns, names, strict=True)]),
-        __id=frame["contact_id"].gather(keyed["row"]),
-    ).sort(*names, "t", "__id", nulls_last=True)
-    same = pl.lit(True)
-    for name in names:
-        same = same & pl.col(name).eq_missing(pl.col(name).shift())
-    return exact.with_columns(same=same.fill_null(False)).drop(*names, "__id")
+        columns.append(frame.select(key).to_series())
+    rows = None if taking_part.all() else taking_part.arg_true()
+    keys = Keys(*columns)
+    started = frame["started_at"].dt.epoch("us")
+    if rows is not None:
+        keys, started = keys.gather(rows), started.gather(rows)
+    ids = frame["contact_id"]
+    order = sort_by_group(
+        keys, started, tie=lambda at: ids.gather(at if rows is None else rows.gather(at))
+    )
+    frame_row = order["row"] if rows is None else rows.gather(order["row"])
+    return order.select(row=frame_row.cast(pl.UInt32), t="by", same="same")
 
 
-_NONE = 2**32 - 1  # no position: a frame has fewer rows than this
-
-
-def _positions(rows: pl.Series, n: int) -> pl.Series:
-    """For each of `n` frame rows, its position in `rows` (null when absent)."""
-    return scatter(n, rows, pl.int_range(rows.len(), eager=True, dtype=pl.UInt32), null=_NONE)
-
-
-def _matching_neighbours(frame: pl.DataFrame, active: pl.Series, key: pl.Expr) -> pl.DataFrame:
+def _matching_neighbours(frame: pl.DataFrame, taking_part: pl.Series, key: pl.Expr) -> pl.DataFrame:
     """General path (`abandoned: include`): in rule-6 order per customer, the positions of each
     contact's previous and next *matching* contact (`prev`, `next`).
 
     A contact matches an earlier one with the same key, or any abandoned one; an abandoned
     contact matches every contact (SPEC §2 rule 4).
     """
-    customers = _group_order(frame, active, None)
+    customers = _in_rule_6_order(frame, taking_part, None)
     abandoned = (frame["outcome"] == "abandoned").gather(customers["row"])
     position = pl.int_range(pl.len(), dtype=pl.UInt32)
     customers = customers.with_columns(pos=position, abandoned=abandoned).with_columns(
@@ -281,10 +306,9 @@ def _matching_neighbours(frame: pl.DataFrame, active: pl.Series, key: pl.Expr) -
         last=pl.when(~pl.col("same").shift(-1).fill_null(False)).then("pos").backward_fill(),
     )
     # Previous/next contact with the same key, found in key order, expressed in positions.
-    by_key = _group_order(frame, active, key)
-    position_of = _positions(customers["row"], frame.height)
-    key_pos = position_of.gather(by_key["row"])
-    by_key = by_key.with_columns(kpos=key_pos).select(
+    by_key = _in_rule_6_order(frame, taking_part, key)
+    position_of = positions(customers["row"], frame.height)
+    by_key = by_key.with_columns(kpos=position_of.gather(by_key["row"])).select(
         "kpos",
         prev_key=pl.when("same").then(pl.col("kpos").shift()),
         next_key=pl.when(pl.col("same").shift(-1).fill_null(False)).then(pl.col("kpos").shift(-1)),
@@ -312,33 +336,33 @@ def _matching_neighbours(frame: pl.DataFrame, active: pl.Series, key: pl.Expr) -
 
 # ------------------------------------------------------------------ rule 5: after hours
 def _after_hours(
-    frame: pl.DataFrame, active: pl.Series, params: Params, general: bool
+    frame: pl.DataFrame, taking_part: pl.Series, params: Params, general: bool
 ) -> pl.Series:
     """Frame rows left out by SPEC §2 rule 5 (decided once on the counted contacts, D3)."""
     assert params.office_hours is not None
-    key = match_key(params.match)
+    key = _group_key(params)
     if general:
-        order = _matching_neighbours(frame, active, key)
+        order = _matching_neighbours(frame, taking_part, key)
         next_t = pl.when(pl.col("next").is_not_null()).then(
             pl.col("t").gather(pl.col("next").fill_null(0))
         )
     else:
-        order = _group_order(frame, active, key)
+        order = _in_rule_6_order(frame, taking_part, key)
         next_t = pl.when(pl.col("same").shift(-1).fill_null(False)).then(pl.col("t").shift(-1))
     started = pl.from_epoch("t", time_unit="us").dt.replace_time_zone("UTC")
     closed = ~is_open(started, params.office_hours, params.timezone)
-    followed = ((next_t - pl.col("t")) <= _us(params.window)).fill_null(False)
+    followed = within_window(pl.col("t"), next_t, params).fill_null(False)
     return order.filter(closed & followed)["row"]
 
 
-# ------------------------------------------------------------------ rules 6–9: episodes
-# Each path returns the active contacts in an order where every episode is a contiguous run
-# that starts with its first contact, with `row`, `t`, `is_repeat`, `prev_row` and `gap_us`.
-def _episodes_by_key(frame: pl.DataFrame, active: pl.Series, params: Params) -> pl.DataFrame:
+# ------------------------------------------------------------------ rules 6–7: episodes
+# Each path returns the contacts taking part in an order where every episode is a contiguous
+# run that starts with its first contact, with `row`, `t`, `is_repeat`, `prev_row`, `gap_us`.
+def _episodes_by_key(frame: pl.DataFrame, taking_part: pl.Series, params: Params) -> pl.DataFrame:
     """Rules 6–7 when episodes never cross keys: contiguous runs inside each sorted group."""
-    order = _group_order(frame, active, match_key(params.match))
-    gap = pl.col("t") - pl.col("t").shift()
-    is_repeat = (pl.col("same") & (gap <= _us(params.window))).fill_null(False)
+    order = _in_rule_6_order(frame, taking_part, _group_key(params))
+    previous = pl.col("t").shift()
+    is_repeat = (pl.col("same") & within_window(previous, pl.col("t"), params)).fill_null(False)
     return (
         order.lazy()  # lazily: 0.1 -> 0.05 s at 10M rows (measured)
         .select(
@@ -346,22 +370,22 @@ def _episodes_by_key(frame: pl.DataFrame, active: pl.Series, params: Params) -> 
             "t",
             is_repeat=is_repeat,
             prev_row=pl.when(is_repeat).then(pl.col("row").shift()),
-            gap_us=pl.when(is_repeat).then(gap),
+            gap_us=pl.when(is_repeat).then(pl.col("t") - previous),
         )
         .collect()
     )
 
 
-def _episodes_general(frame: pl.DataFrame, active: pl.Series, params: Params) -> pl.DataFrame:
+def _episodes_general(frame: pl.DataFrame, taking_part: pl.Series, params: Params) -> pl.DataFrame:
     """Rules 6–7 under `abandoned: include`: previous matching contact, then roots by jumping."""
-    order = _matching_neighbours(frame, active, match_key(params.match))
-    prev = pl.col("prev").fill_null(0)
-    gap = pl.col("t") - pl.col("t").gather(prev)
-    is_repeat = (pl.col("prev").is_not_null() & (gap <= _us(params.window))).fill_null(False)
+    order = _matching_neighbours(frame, taking_part, _group_key(params))
+    previous = pl.col("t").gather(pl.col("prev").fill_null(0))
+    is_repeat = pl.col("prev").is_not_null() & within_window(previous, pl.col("t"), params)
+    is_repeat = is_repeat.fill_null(False)
     order = order.with_columns(
         is_repeat=is_repeat,
-        prev_row=pl.when(is_repeat).then(pl.col("row").gather(prev)),
-        gap_us=pl.when(is_repeat).then(gap),
+        prev_row=pl.when(is_repeat).then(pl.col("row").gather(pl.col("prev").fill_null(0))),
+        gap_us=pl.when(is_repeat).then(pl.col("t") - previous),
     )
     parent = order.select(pl.when("is_repeat").then("prev").otherwise("pos")).to_series()
     # Pointer jumping: every step halves the remaining distance to the episode's first contact.
@@ -377,6 +401,7 @@ def _episodes_general(frame: pl.DataFrame, active: pl.Series, params: Params) ->
     )
 
 
+# ------------------------------------------------------------------ rules 7–10
 def _finish_episodes(
     order: pl.DataFrame,
     frame: pl.DataFrame,
@@ -393,26 +418,21 @@ def _finish_episodes(
         root=pl.when(~pl.col("is_repeat")).then(position).forward_fill(),
         end=pl.when(last).then(position).backward_fill(),
     ).with_columns(episode_size=(pl.col("end") - pl.col("root") + 1).cast(pl.Int32))
-    first_t = pl.col("t").gather(pl.col("root"))
-    # SPEC §2 rule 9: pending when the first contact's window is not fully observed.
-    if until is None:
-        pending = pl.lit(False)
-    else:
-        limit = _us(until - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) - _us(params.window)
-        pending = first_t > limit
-    # Rule 8. Each contact's outcome and legs are gathered only when the rule can use them:
-    # under `abandoned: exclude` no counted contact is abandoned.
-    fix = pl.col("episode_size") == 1
-    if params.abandoned == "include":
-        fix = fix & ~pl.lit((frame["outcome"] == "abandoned").gather(order["row"]))
-    if params.transfers == "breaks_fcr":
-        fix = fix & (pl.lit(frame["legs"].gather(order["row"])) == 1)
-    if params.period is None:
-        in_period = pl.lit(True)
-    else:
-        first_start = pl.from_epoch(first_t, time_unit="us").dt.replace_time_zone("UTC")
-        first_day = local_date(first_start, params.timezone)
-        in_period = (first_day >= params.period.start) & (first_day < params.period.end)
+    first = pl.col("t").gather(pl.col("root"))
+    pending = is_pending(first, until, params)
+
+    def gathered(values: pl.Series) -> pl.Expr:  # a contact field, in episode order
+        return pl.lit(values.gather(order["row"]))
+
+    # Rule 8 gathers outcome and legs only when it uses them.
+    fix = is_fix(
+        pl.col("episode_size") == 1,
+        params,
+        abandoned=gathered(frame["outcome"] == "abandoned")
+        if params.abandoned == "include"
+        else pl.lit(False),
+        legs=gathered(frame["legs"]) if params.transfers == "breaks_fcr" else pl.lit(1),
+    )
     seq = (position - pl.col("root") + 1).cast(pl.Int32)
     labels = {
         "is_repeat": pl.col("is_repeat"),
@@ -423,37 +443,9 @@ def _finish_episodes(
         "episode_size": pl.col("episode_size"),
         "first_contact_fix": pl.when((seq == 1) & ~pending).then(fix),
         "pending": pending,
-        "in_period": in_period,
+        "in_period": in_period(first, params),
     }
     return order.select("row", *(e.alias(c) for c, e in labels.items() if c in needed))
-
-
-# Labels that are flags go back to input order packed in one byte per row: one scatter instead
-# of a scatter of positions and a gather per label (0.75 → 0.4 s at 10M rows). The flag's bit,
-# and for `first_contact_fix` (null on repeats and pending episodes) a second bit: known.
-_FLAG_BITS = {"is_repeat": 2, "pending": 4, "in_period": 8, "first_contact_fix": 16}
-_COUNTED_BIT, _FIX_KNOWN_BIT = 1, 32
-
-
-def _flags_in_input_order(labels: pl.DataFrame, keep: Sequence[str], n: int) -> pl.DataFrame:
-    """The flag labels `keep` (and `counted`) of every frame row, null where not counted."""
-    byte = pl.lit(_COUNTED_BIT, dtype=pl.UInt8)
-    for c in keep:
-        flag = pl.col(c).fill_null(False).cast(pl.UInt8)
-        byte = byte + flag * _FLAG_BITS[c]
-        if c == "first_contact_fix":
-            byte = byte + pl.col(c).is_not_null().cast(pl.UInt8) * _FIX_KNOWN_BIT
-    packed = scatter(n, labels["row"], labels.lazy().select(byte).collect().to_series())
-
-    def bit(value: int) -> pl.Expr:
-        return (pl.lit(packed) // value) % 2 == 1
-
-    counted = bit(_COUNTED_BIT)
-    flags = {c: pl.when(counted).then(bit(_FLAG_BITS[c])) for c in keep}
-    if "first_contact_fix" in flags:
-        known = counted & bit(_FIX_KNOWN_BIT)
-        flags["first_contact_fix"] = pl.when(known).then(bit(_FLAG_BITS["first_contact_fix"]))
-    return pl.select(counted=counted, **flags)
 
 
 # ------------------------------------------------------------------ public
@@ -480,46 +472,36 @@ def label_repeats(
     unknown = [c for c in wanted if c not in LABEL_COLUMNS and c not in CONTACT_FIELDS]
     if unknown:
         raise ValueError(f"label_repeats has no column {unknown[0]!r}")
-    _check_topic(contacts, params)
+    contacts.check_match(params)
     until = observed_until(contacts, params)
-    frame = _first_reasons(contacts, params, until)
+    frame = _left_out(contacts, params, until)  # rules 1–3
     n = frame.height
-    active = frame["excluded_reason"].is_null()
+    taking_part = frame["excluded_reason"].is_null()
     general = params.abandoned == "include" and bool(
-        (active & (frame["outcome"] == "abandoned")).any()
+        (taking_part & (frame["outcome"] == "abandoned")).any()
     )
-    if params.after_hours == "follow_up_is_first" and active.any():
-        late = _positions(_after_hours(frame, active, params, general), n).is_not_null()
+    if params.after_hours == "follow_up_is_first" and taking_part.any():  # rule 5
+        late = positions(_after_hours(frame, taking_part, params, general), n).is_not_null()
         frame = frame.with_columns(
             excluded_reason=pl.when(late)
             .then(pl.lit("after_hours"))
             .otherwise(pl.col("excluded_reason"))
         )
-        active = active & ~late
+        taking_part = taking_part & ~late
     # Only the labels asked for, and those the asked-for columns are made from.
     made_from = {"episode_id": "root_row", "repeat_of": "prev_row", "excluded_reason": "in_period"}
     needed = set(wanted) | {made_from[c] for c in wanted if c in made_from}
-    keep = [c for c in _EMPTY_LABELS if c != "row" and c in needed]
-    flags_only = set(keep) <= set(_FLAG_BITS)
-    positions = None
-    if active.any():
-        order = (_episodes_general if general else _episodes_by_key)(frame, active, params)
-        if not flags_only:  # labels keep `order`'s rows: find their positions meanwhile
-            positions = beside(_positions, order["row"], n)
+    keep = [c for c in _EPISODE_LABELS if c != "row" and c in needed]
+    where = None
+    if taking_part.any():  # rules 6–10
+        order = (_episodes_general if general else _episodes_by_key)(frame, taking_part, params)
+        if not set(keep) <= set(FLAG_LABELS):  # find the positions while episodes finish
+            where = beside(positions, order["row"], n)
         labels = _finish_episodes(order, frame, params, until, needed)
     else:
-        labels = pl.DataFrame(schema=_EMPTY_LABELS)
-    # Back to input order: each frame row takes its labels by position (null when not counted).
-    if labels.height and flags_only:
-        labelled = _flags_in_input_order(labels, keep, n)
-        counted = labelled["counted"]
-    else:
-        where = positions.result() if positions else _positions(labels["row"], n)
-        counted = where.is_not_null()
-        if labels.height:
-            labelled = labels.select(take_expr(pl.col(c), where) for c in keep)
-        else:  # nothing counted: every label is null
-            labelled = labels.select(pl.col(c).gather(where) for c in keep)
+        labels = pl.DataFrame(schema=_EPISODE_LABELS)
+    labelled = labels_in_input_order(labels, keep, n, where.result() if where else None)
+    counted = labelled["counted"]
     made: dict[str, pl.Expr | pl.Series] = {c: labelled[c] for c in keep if c in wanted}
     if "counted" in wanted:
         made["counted"] = counted
@@ -540,3 +522,19 @@ def label_repeats(
     if "started_at" in wanted:
         made["started_at"] = pl.col("started_at").dt.convert_time_zone(params.timezone)
     return frame.with_columns(**made).select(wanted)
+
+
+def labels_of(data: Contacts | Labels, params: Params, columns: Sequence[str]) -> Labels:
+    """What an analysis reads: `label_repeats(data, params, columns=columns)` for contacts, or
+    `data` itself when it is labels already (written by `fcrlab repeats` or either engine,
+    with `contact_fields=True` where the analysis needs them)."""
+    if isinstance(data, Contacts):
+        return label_repeats(data, params, columns=columns)
+    names = data.collect_schema().names()
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise InputError(
+            f"the labels lack {', '.join(missing)} (label with contact_fields=True)",
+            column=missing[0],
+        )
+    return data
