@@ -10,7 +10,8 @@ the same files; peak memory is the child's max RSS. The answers are compared at 
 
 Contenders:
 - `fcrlab`: the public loaders (every check of SPEC §1: ids, time zones, duplicates, errors)
-  and `fcrlab.sweep.calls_and_views` (one sort for both questions), written with `write_frame`.
+  and `fcrlab.engine.sweep.calls_and_views` (one sort for both questions), written with
+  `write_frame`.
 - `fcrlab_kernel`: the same two sweeps on frames read with plain `pl.read_parquet` (the floor of
   the approach, without the loaders' checks).
 - `duckdb`: two `ASOF LEFT JOIN`s and the 24 h test, `COPY … TO` Parquet.
@@ -129,10 +130,9 @@ FCRLAB = """
 import sys
 import datetime as dt
 import polars as pl
-from fcrlab import Params, load_contacts
-from fcrlab.read.files import write_frame
+from fcrlab import Params, load_contacts, load_web_visits
 from fcrlab.engine.sweep import calls_and_views
-from fcrlab.read.web import load_web_visits
+from fcrlab.read.files import write_frame
 params = Params(timezone="UTC")
 calls = load_contacts(sys.argv[1], params).frame
 views = load_web_visits(sys.argv[2], params).frame
@@ -148,8 +148,8 @@ FCRLAB_KERNEL = """
 import sys
 import datetime as dt
 import polars as pl
-from fcrlab.read.files import write_frame
 from fcrlab.engine.sweep import calls_and_views
+from fcrlab.read.files import write_frame
 calls = pl.read_parquet(sys.argv[1]).rechunk()
 views = pl.read_parquet(sys.argv[2]).rechunk()
 window = dt.timedelta(hours=24)
@@ -187,17 +187,16 @@ COPY (
 
 FCRLAB_FULL = """
 import sys
-from fcrlab import Params, deflection, load_contacts
+from fcrlab import Params, deflection, load_contacts, load_page_topics, load_web_visits
 from fcrlab.read.files import write_frame
-from fcrlab.deflection import load_page_topics, load_web_visits
 PAGE_TOPICS = {page_topics}
 change = {{"page": "/help/invoice", "date": "2026-07-01"}}
 params = Params.from_mapping({{"timezone": "UTC", "change": change}})
 result = deflection(
     load_contacts(sys.argv[1], params),
-    load_web_visits(sys.argv[2], params),
-    load_page_topics(PAGE_TOPICS, params),
     params,
+    visits=load_web_visits(sys.argv[2], params),
+    page_topics=load_page_topics(PAGE_TOPICS, params),
 )
 write_frame(result.per_contact, sys.argv[3])
 write_frame(result.pages, sys.argv[4])
@@ -207,13 +206,13 @@ write_frame(result.pages, sys.argv[4])
 # default chunk is 5M events; this shows what larger chunks cost in time and memory).
 FCRLAB_20M_CHUNKS = FCRLAB.replace(
     "from fcrlab.engine.sweep import calls_and_views",
-    "from fcrlab import sweep\nfrom fcrlab.engine.sweep import calls_and_views\n"
+    "from fcrlab.engine import sweep\nfrom fcrlab.engine.sweep import calls_and_views\n"
     "sweep.CHUNK_ROWS = 20_000_000",
 )
 
 # Starting Python and importing fcrlab alone: the fixed cost inside every fcrlab time above.
 IMPORT = """
-import fcrlab, fcrlab.cli, fcrlab.sweep
+import fcrlab, fcrlab.cli, fcrlab.engine.sweep
 """
 
 CONTENDERS = {

@@ -18,7 +18,7 @@ both must find the repeats to know which episodes were fixed.
   and AUCs, training needs) besides the cells.
 
 `--from labels`: the gaps step alone, on contacts labelled once beforehand with fcrlab.
-- `fcrlab`: `knowledge_gaps(None, params, labels=pl.scan_parquet(...)).cells`.
+- `fcrlab`: `knowledge_gaps(pl.scan_parquet(...), params).cells`.
 - `duckdb`: the per-cell aggregation and peer FCR only.
 - `polars_cells`: the same per-cell aggregation as a plain polars group_by (the issue's 1.6×).
 - `fcrlab_all`: every table, as above.
@@ -111,9 +111,8 @@ def label_once(contacts: Path, labels: Path) -> None:
 # are taken as UTC on both sides so that a 7-day window means the same on both.
 FCRLAB = """
 import sys
-from fcrlab import Params, load_contacts
+from fcrlab import Params, knowledge_gaps, load_contacts
 from fcrlab.read.files import write_frame
-from fcrlab.gaps import knowledge_gaps
 params = Params(timezone="UTC")
 gaps = knowledge_gaps(load_contacts(sys.argv[1], params), params)
 write_frame(gaps.cells, sys.argv[2])
@@ -170,10 +169,9 @@ COPY (
 # table reads only the columns it needs).
 FCRLAB_LABELS = """
 import sys, polars as pl
-from fcrlab import Params
+from fcrlab import Params, knowledge_gaps
 from fcrlab.read.files import write_frame
-from fcrlab.gaps import knowledge_gaps
-gaps = knowledge_gaps(None, Params(timezone="UTC"), labels=pl.scan_parquet(sys.argv[1]))
+gaps = knowledge_gaps(pl.scan_parquet(sys.argv[1]), Params(timezone="UTC"))
 write_frame(gaps.cells, sys.argv[2])
 """
 

@@ -6,6 +6,10 @@ timed in the same run on the same file; peak memory is the child's max RSS.
     python benchmarks/bench_repeats.py                       # 1M contacts
     python benchmarks/bench_repeats.py --contacts 10000000   # the real run
     python benchmarks/bench_repeats.py --contacts 100000000 --only fcrlab_chunked
+    python benchmarks/bench_repeats.py --contacts 5000000 --shape thin   # a thin export
+
+`--shape thin` keeps the five columns most real exports have (id, customer, time, channel,
+topic); `wide` (the default) adds team, resolved and conversation_id.
 """
 
 from __future__ import annotations
@@ -38,6 +42,23 @@ TOPICS = [
     }.items()
     for sub in subs
 ]
+
+
+THIN = ("contact_id", "customer_id", "started_at", "channel", "topic")
+
+
+def contacts_file(n: int, shape: str = "wide") -> Path:
+    """The benchmark's input of `n` contacts in `shape` (made on first use)."""
+    wide = DATA / f"contacts-{n}.parquet"
+    if not wide.exists():
+        print(f"generating {n:,} contacts …", flush=True)
+        make_contacts(n, wide)
+    if shape == "wide":
+        return wide
+    thin = DATA / f"thin-{n}.parquet"
+    if not thin.exists():
+        pl.read_parquet(wide, columns=list(THIN)).write_parquet(thin, row_group_size=1_000_000)
+    return thin
 
 
 def make_contacts(
@@ -82,8 +103,8 @@ def make_contacts(
 FCRLAB = """
 import sys
 from fcrlab import Params, label_repeats, load_contacts
-from fcrlab.read.files import write_frame
 from fcrlab.engine.repeats import LABEL_COLUMNS
+from fcrlab.read.files import write_frame
 params = Params()
 contacts = load_contacts(sys.argv[1], params)
 write_frame(label_repeats(contacts, params).select(LABEL_COLUMNS), sys.argv[2])
@@ -150,12 +171,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=list(CONTENDERS))
     parser.add_argument("--chunks", type=int, default=8, help="chunks for fcrlab_chunked")
     parser.add_argument("--files", type=int, default=1, help="split the input in N files (a glob)")
+    parser.add_argument("--shape", choices=["wide", "thin"], default="wide")
     args = parser.parse_args()
     if args.files == 1:
-        source = DATA / f"contacts-{args.contacts}.parquet"
-        if not source.exists():
-            print(f"generating {args.contacts:,} contacts …", flush=True)
-            make_contacts(args.contacts, source)
+        source = contacts_file(args.contacts, args.shape)
     else:
         folder = DATA / f"contacts-{args.contacts}-in-{args.files}"
         source = folder / "part-*.parquet"
@@ -172,12 +191,13 @@ def main() -> None:
         names.remove("pandas")  # pandas needs far more memory than the machine has at this size
     results = best_of(names, args.repeat, lambda name: run(name, source, args.chunks))
     print(
-        f"\n{args.contacts:,} contacts, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, best of {args.repeat}"
+        f"\n{args.contacts:,} contacts ({args.shape}), {platform.processor() or platform.machine()}"
+        f", {os.cpu_count()} cores, best of {args.repeat}"
     )
     print_table(results, against=("duckdb", "fcrlab"))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"repeats-{args.contacts}.json").write_text(json.dumps(results, indent=2))
+    name = f"repeats-{args.contacts}-{args.shape}.json"
+    (RESULTS / name).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -27,12 +27,14 @@ if "polars" not in _sys.modules:
 _atexit.register(_gc.freeze)
 
 if TYPE_CHECKING:  # what editors and type checkers see; at run time `__getattr__` below
-    from fcrlab.deflection import deflection
     from fcrlab.engine.repeats import label_repeats
     from fcrlab.gaps import knowledge_gaps
+    from fcrlab.online import deflection
     from fcrlab.params import Params, load_params
     from fcrlab.read.contacts import Contacts, load_contacts
-    from fcrlab.summary import fcr_breakdown, fcr_summary, window_sensitivity
+    from fcrlab.read.web import load_page_topics, load_web_visits
+    from fcrlab.sensitivity import window_sensitivity
+    from fcrlab.summary import fcr_breakdown, fcr_summary
 
 # The names below are loaded on first use (PEP 562), so that `from fcrlab import
 # load_contacts` does not also import the deflection and gap analyses (numpy, their tables):
@@ -40,14 +42,16 @@ if TYPE_CHECKING:  # what editors and type checkers see; at run time `__getattr_
 _HOME = {
     "Contacts": "fcrlab.read.contacts",
     "Params": "fcrlab.params",
-    "deflection": "fcrlab.deflection",
+    "deflection": "fcrlab.online",
     "fcr_breakdown": "fcrlab.summary",
     "fcr_summary": "fcrlab.summary",
     "knowledge_gaps": "fcrlab.gaps",
     "label_repeats": "fcrlab.engine.repeats",
     "load_contacts": "fcrlab.read.contacts",
+    "load_page_topics": "fcrlab.read.web",
     "load_params": "fcrlab.params",
-    "window_sensitivity": "fcrlab.summary",
+    "load_web_visits": "fcrlab.read.web",
+    "window_sensitivity": "fcrlab.sensitivity",
 }
 
 
@@ -75,6 +79,8 @@ __all__ = [
     "knowledge_gaps",
     "label_repeats",
     "load_contacts",
+    "load_page_topics",
     "load_params",
+    "load_web_visits",
     "window_sensitivity",
 ]

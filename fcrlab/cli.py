@@ -1,7 +1,8 @@
 """`fcrlab` on the command line: a thin argparse layer over the same public functions.
 
 Bad input prints one line `error: …` on stderr and exits 2; `--json` prints exactly one JSON
-object on stdout and nothing else.
+object on stdout (the analysis result's own `to_json()`) and nothing else.
+
 """
 
 from __future__ import annotations
@@ -14,13 +15,24 @@ from typing import Any
 
 from fcrlab.errors import FcrlabError, InputError
 from fcrlab.params import Params, load_params
-from fcrlab.read.files import write_frame
+from fcrlab.version import version
 
 __all__ = ["main"]
 
 
 def _json(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+def _answer(args: argparse.Namespace, result: Any, lines: list[str], written: str) -> int:
+    """`--json`: the result's JSON object alone; else its lines, and what --out wrote."""
+    if args.json:
+        print(_json(result))
+        return 0
+    print("\n".join(lines))
+    if args.out:
+        print(f"{written} written to {args.out}")
+    return 0
 
 
 def _definition_flags(parser: argparse.ArgumentParser) -> None:
@@ -66,64 +78,35 @@ def _params(args: argparse.Namespace) -> Params:
 def _cmd_repeats(args: argparse.Namespace) -> int:
     from fcrlab.engine.repeats import LABEL_COLUMNS, label_repeats
     from fcrlab.read.contacts import load_contacts
-    from fcrlab.summary import fcr_summary
+    from fcrlab.read.files import write_frame
+    from fcrlab.summary import SUMMARY_COLUMNS, fcr_summary
+    from fcrlab.words import summary_lines
 
     params = _params(args)
     if args.chunks:
         return _repeats_in_chunks(args, params)
     contacts = load_contacts(args.file, params)
-    labels = label_repeats(contacts, params, contact_fields=True)
+    columns = list(dict.fromkeys([*LABEL_COLUMNS, *SUMMARY_COLUMNS]))
+    labels = label_repeats(contacts, params, columns=columns)
     if args.out:
         write_frame(labels.select(LABEL_COLUMNS), args.out)
-    summary = fcr_summary(contacts, params, labels=labels)
-    if args.json:
-        print(_json(summary))
-        return 0
-    print(_describe_summary(summary))
-    if args.out:
-        print(f"labels written to {args.out}")
-    return 0
+    summary = fcr_summary(labels, params)
+    return _answer(args, summary.to_json(), summary_lines(summary), "labels")
 
 
 def _repeats_in_chunks(args: argparse.Namespace, params: Params) -> int:
     """Inputs larger than memory: label chunk by chunk into --out; report the ledger."""
-    from fcrlab import __version__
     from fcrlab.engine.chunks import label_repeats_in_chunks
 
     if not args.out or not str(args.out).lower().endswith(".parquet"):
         raise InputError("--chunks writes its labels to a .parquet file: give --out FILE.parquet")
     book = label_repeats_in_chunks(args.file, args.out, params, chunks=args.chunks)
     if args.json:
-        print(_json({**book, "params": params.to_dict(), "fcrlab_version": __version__}))
+        print(_json({**book, "params": params.to_dict(), "fcrlab_version": version()}))
     else:
         print(", ".join(f"{k} {v}" for k, v in book.items() if v or k.startswith("rows")))
         print(f"labels written to {args.out}")
     return 0
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
-
-
-def _describe_summary(s: dict[str, Any]) -> str:
-    lines = [
-        f"rows read {s['rows_read']}, used {s['rows_used']}; "
-        + ", ".join(f"{k} {v}" for k, v in s["ledger"].items() if v),
-        f"episodes {s['episodes']} (+{s['pending_episodes']} pending), "
-        f"contacts counted {s['contacts_counted']}",
-    ]
-    for name, label in (
-        ("fcr", "FCR (behaviour)"),
-        ("fcr_flag", "FCR (agent ticked)"),
-        ("fcr_strict", "FCR (ticked and no repeat)"),
-        ("fcr_survey", "FCR (customer said)"),
-        ("repeat_rate", "repeat rate"),
-    ):
-        lines.append(
-            f"{label:<28} {_pct(s[name]):>7}  [{_pct(s[name + '_ci_low'])} – "
-            f"{_pct(s[name + '_ci_high'])}]  n={s[name + '_n']}"
-        )
-    return "\n".join(lines)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -173,16 +156,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_deflection(args: argparse.Namespace) -> int:
-    from fcrlab.deflection import (
-        PER_CONTACT_COLUMNS,
-        deflection,
-        headline,
-        load_page_topics,
-        load_web_visits,
-        pages_text,
-    )
-    from fcrlab.impact import change_text, money_text
+    from fcrlab.online import PER_CONTACT_COLUMNS, deflection
     from fcrlab.read.contacts import load_contacts
+    from fcrlab.read.files import write_frame
+    from fcrlab.read.web import load_page_topics, load_web_visits
+    from fcrlab.words import deflection_lines
 
     params = _params(args)
     flags = {
@@ -195,53 +173,27 @@ def _cmd_deflection(args: argparse.Namespace) -> int:
     contacts = load_contacts(args.contacts, params)
     visits = load_web_visits(args.visits, params)
     page_topics = load_page_topics(args.page_topics, params)
-    result = deflection(contacts, visits, page_topics, params)
+    result = deflection(contacts, params, visits=visits, page_topics=page_topics)
     if args.out:
         write_frame(result.per_contact.select(PER_CONTACT_COLUMNS), args.out)
-    if args.json:
-        print(_json(result.to_json()))
-        return 0
-    ledger = result.ledger
-    for side in ("contacts", "views"):
-        book = ledger[side]
-        print(f"{side}: " + ", ".join(f"{k} {v}" for k, v in book.items() if v))
-    print(headline(result))
-    print(pages_text(result))
-    print(change_text(result.change))
-    print(money_text(result.money))
-    if args.out:
-        print(f"per-contact table written to {args.out}")
-    return 0
+    return _answer(args, result.to_json(), deflection_lines(result), "per-contact table")
 
 
 def _cmd_gaps(args: argparse.Namespace) -> int:
-    from fcrlab.gaps import describe, knowledge_gaps
+    from fcrlab.gaps import knowledge_gaps
     from fcrlab.read.contacts import load_contacts
+    from fcrlab.read.files import write_frame
+    from fcrlab.read.web import load_page_topics
     from fcrlab.stats import prefetch_scipy
+    from fcrlab.words import gaps_lines
 
     params = _params(args)
-    prefetch_scipy()  # overlaps the loading as well as the labelling
-    gaps = knowledge_gaps(load_contacts(args.file, params), params)
+    prefetch_scipy()  # the tests need scipy.stats: its import overlaps loading and labelling
+    pages = load_page_topics(None, params) if params.page_topics else None
+    gaps = knowledge_gaps(load_contacts(args.file, params), params, page_topics=pages)
     if args.out:
         write_frame(gaps.cells, args.out)
-    if args.json:
-        print(_json(gaps.to_json()))
-        return 0
-    lines = [describe(gaps, "cells")]
-    lines += [
-        f"  {r['level']} {r['unit']} on {r['topic']}: FCR {_pct(r['fcr'])} vs peers "
-        f"{_pct(r['peer_fcr'])}, {r['episodes']} episodes, p = {r['p_value']:.2g}"
-        for r in gaps.flagged.iter_rows(named=True)
-    ]
-    lines += [describe(gaps, "mix"), describe(gaps, "weekly"), describe(gaps, "follow_ups")]
-    lines += [
-        f"  {r['topic']} → {r['next_topic']}: {r['count']} ({_pct(r['share'])} of {r['contacts']})"
-        for r in gaps.worth_answering.iter_rows(named=True)
-    ]
-    if args.out:
-        lines.append(f"cells written to {args.out}")
-    print("\n".join(lines))
-    return 0
+    return _answer(args, gaps.to_json(), gaps_lines(gaps), "cells")
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -258,7 +210,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from fcrlab.report import run_report
+    from fcrlab.present.report import run_report
 
     def progress(message: str) -> None:
         if sys.stderr.isatty():  # a scheduler's log stays clean
@@ -269,6 +221,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Version(argparse.Action):
+    """`--version`, read from the package metadata only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        parser.exit(0, f"fcrlab {version()}\n")
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes are bad input too: one line on stderr, exit 2."""
 
@@ -277,14 +236,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from fcrlab import __version__
-
     parser = _Parser(
         prog="fcrlab",
         description="First Contact Resolution from contact logs: repeats, knowledge gaps, "
         "online-to-phone deflection.",
     )
-    parser.add_argument("--version", action="version", version=f"fcrlab {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     repeats = commands.add_parser("repeats", help="label repeat contacts and compute FCR")

@@ -15,7 +15,7 @@ def sample_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`fcrlab report` on parameters/sample.yaml for 2026-W45; returns its index.html."""
     import os
 
-    from fcrlab.report import run_report
+    from fcrlab.present.report import run_report
 
     out = tmp_path_factory.mktemp("reports")
     here = Path.cwd()

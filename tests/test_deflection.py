@@ -10,17 +10,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from fcrlab import Params, load_contacts
+from fcrlab import Params, load_contacts, load_page_topics, load_web_visits
 from fcrlab.cli import main
-from fcrlab.deflection import (
-    Deflection,
-    deflection,
-    load_page_topics,
-    load_web_visits,
-    pilot_size,
-)
 from fcrlab.engine import grouping, sweep
 from fcrlab.errors import InputError, ParamsError
+from fcrlab.online import Deflection, deflection
+from fcrlab.online.callers import pilot_size
 from fcrlab.read.contacts import contacts_from_frame
 from fcrlab.read.web import web_visits_from_frame
 from fcrlab.sample import make_sample
@@ -69,7 +64,9 @@ def run_case(
     web = load_web_visits(
         _csv(tmp_path / "v.csv", "customer_id,visited_at,page", [*views, *WEB_EDGES]), p
     )
-    return deflection(log, web, load_page_topics(page_topics or PAGE_TOPICS, p), p)
+    return deflection(
+        log, p, visits=web, page_topics=load_page_topics(page_topics or PAGE_TOPICS, p)
+    )
 
 
 def row_of(result: Deflection, contact_id: str) -> dict:
@@ -469,7 +466,8 @@ def sample_result() -> Deflection:
     )
     contacts = load_contacts(DATA / "contacts.parquet", params)
     visits = load_web_visits(DATA / "web_visits.parquet", params)
-    return deflection(contacts, visits, load_page_topics(DATA / "page_topics.csv", params), params)
+    pages = load_page_topics(DATA / "page_topics.csv", params)
+    return deflection(contacts, params, visits=visits, page_topics=pages)
 
 
 def test_planted_page_change_is_recovered_on_the_bundled_sample(sample_result):
@@ -489,7 +487,7 @@ def test_planted_page_change_is_recovered_on_another_seed():
     contacts = contacts_from_frame(frames["contacts"], params)
     visits = web_visits_from_frame(frames["web_visits"], params)
     page_topics = load_page_topics(dict(frames["page_topics"].iter_rows()), params)
-    change = deflection(contacts, visits, page_topics, params).change
+    change = deflection(contacts, params, visits=visits, page_topics=page_topics).change
     assert change["did_ci_high"] < 0 and change["ci_high"] < 0
 
 
@@ -497,9 +495,8 @@ def test_a_page_that_did_not_change_shows_no_effect(sample_result, tmp_path):
     params = Params.from_mapping({"change": {"page": "/help/payment", "date": "2026-10-05"}})
     contacts = load_contacts(DATA / "contacts.parquet", params)
     visits = load_web_visits(DATA / "web_visits.parquet", params)
-    change = deflection(
-        contacts, visits, load_page_topics(DATA / "page_topics.csv", params), params
-    ).change
+    pages = load_page_topics(DATA / "page_topics.csv", params)
+    change = deflection(contacts, params, visits=visits, page_topics=pages).change
     assert change["ci_low"] < 0 < change["ci_high"]
 
 
@@ -527,7 +524,8 @@ def small_sample() -> tuple:
     contacts = contacts_from_frame(frames["contacts"], params)
     visits = web_visits_from_frame(frames["web_visits"], params)
     page_topics = load_page_topics(dict(frames["page_topics"].iter_rows()), params)
-    return contacts, visits, page_topics, params, deflection(contacts, visits, page_topics, params)
+    result = deflection(contacts, params, visits=visits, page_topics=page_topics)
+    return contacts, visits, page_topics, params, result
 
 
 @pytest.mark.parametrize(
@@ -543,7 +541,7 @@ def test_exact_fallback_and_chunks_give_the_same_answers(small_sample, monkeypat
     contacts, visits, page_topics, params, hashed = small_sample
     for (module, name), value in setting.items():
         monkeypatch.setattr(module, name, value)
-    other = deflection(contacts, visits, page_topics, params)
+    other = deflection(contacts, params, visits=visits, page_topics=page_topics)
     assert hashed.per_contact.equals(other.per_contact)
     assert hashed.pages.equals(other.pages) and hashed.matrix.equals(other.matrix)
     assert hashed.to_json() == other.to_json()

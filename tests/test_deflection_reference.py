@@ -119,14 +119,13 @@ def _params(mapping: dict[str, Any]):
 
 
 def run_engine(inputs: Inputs) -> Outcome:
-    from fcrlab import load_contacts
-    from fcrlab.deflection import deflection, load_page_topics, load_web_visits
+    from fcrlab import deflection, load_contacts, load_page_topics, load_web_visits
 
     params = _params(inputs.mapping)
     contacts = load_contacts(inputs.contacts, params)
     visits = load_web_visits(inputs.visits, params)
     page_topics = load_page_topics(inputs.page_topics, params)
-    result = deflection(contacts, visits, page_topics, params)
+    result = deflection(contacts, params, visits=visits, page_topics=page_topics)
 
     missing = set(PER_CONTACT_COLUMNS) - set(result.per_contact.columns)
     assert not missing, f"per_contact lacks {sorted(missing)}"

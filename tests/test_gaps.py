@@ -17,11 +17,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from fcrlab import Params, label_repeats, load_contacts
+from fcrlab import Params, label_repeats, load_contacts, load_page_topics, words
 from fcrlab.cli import main
+from fcrlab.engine import grouping
 from fcrlab.errors import ParamsError
-from fcrlab.followups import _codes, _next_exact, _next_fast
-from fcrlab.gaps import describe, knowledge_gaps
+from fcrlab.gaps import knowledge_gaps
+from fcrlab.gaps.followups import follow_ups
 from fcrlab.params import load_params
 from fcrlab.read.contacts import contacts_from_frame
 
@@ -34,7 +35,8 @@ def run(rows: list[dict[str, Any]] | pl.DataFrame, **options: Any):
     """knowledge_gaps on a raw log (columns as in a CSV export) with the given parameters."""
     params = Params.from_mapping({"observed_until": FAR, **options})
     raw = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(rows)
-    return knowledge_gaps(contacts_from_frame(raw, params), params)
+    pages = load_page_topics(None, params) if params.page_topics else None
+    return knowledge_gaps(contacts_from_frame(raw, params), params, page_topics=pages)
 
 
 def contact(cid: str, customer: str, at: dt.datetime, topic: str | None, team=None, agent=None):
@@ -298,30 +300,52 @@ def test_g6_next_contact_is_in_rule_6_order_and_only_the_period_counts():
     assert dict(week.follow_ups.select("topic", "contacts").rows()) == {"a": 1, "b": 1}
 
 
-def test_the_packed_follow_up_pass_equals_the_exact_one():
+@pytest.mark.parametrize("exact", [False, True], ids=["hashed", "exact-grouping"])
+def test_G6_follow_ups_equal_a_plain_loop_with_ties_in_time(monkeypatch, exact):
+    """G6 on many customers with two contacts in one second (rule 6 then orders by
+    contact_id), against a plain loop; the grouping's exact path gives the same pairs."""
+    monkeypatch.setattr(grouping, "FORCE_EXACT", exact)
     rng = np.random.default_rng(3)
     n = 20_000
-    # Whole seconds on a coarse grid, so that a customer often has two contacts in one second.
-    frame = pl.DataFrame(
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    seconds = rng.integers(0, 3_000, n) * 600  # a coarse grid: many ties within a customer
+    labels = pl.DataFrame(
         {
             "customer_id": pl.Series(rng.integers(0, 2_000, n)).cast(pl.String),
             "contact_id": pl.Series(rng.permutation(n)).cast(pl.String),
             "topic": pl.Series(["a", "b", "c", None]).gather(rng.integers(0, 4, n)),
-            "t": rng.integers(0, 3_000, n) * 600_000_000,
+            "started_at": [start + dt.timedelta(seconds=int(x)) for x in seconds],
+            "counted": rng.random(n) < 0.9,
         }
     )
-    names = ["a", "b", "c"]
-    window = 7 * 24 * 3600 * 1_000_000
-    bounds = (300_000_000_000, 1_500_000_000_000, 1_700_000_000_000 - window)
-    expected = np.sort(_next_exact(frame, names, window, bounds))
-    codes = _codes(frame["topic"], names)
-    for bits in (None, 8):  # 8 bits: most customers share a bucket with another one
-        pairs, again = _next_fast(frame, codes, len(names), window, bounds, hash_bits=bits)
-        assert again is not None  # there are ties, so some customers go the exact way
-        rest = _next_exact(frame.filter(again), names, window, bounds)
-        assert np.sort(np.concatenate([pairs, rest])).tolist() == expected.tolist()
-    fractional = frame.with_columns(pl.col("t") + 1)
-    assert _next_fast(fractional, codes, len(names), window, bounds) is None
+    params = Params.from_mapping(
+        {"timezone": "UTC", "window": "3d", "period": {"start": "2026-01-05", "end": "2026-01-15"}}
+    )
+    until = start + dt.timedelta(days=19)
+    got = follow_ups(labels, params, until)
+
+    rows = sorted(
+        (r for r in labels.iter_rows(named=True) if r["counted"]),
+        key=lambda r: (r["customer_id"], r["started_at"], r["contact_id"]),
+    )
+    first, end = dt.datetime(2026, 1, 5, tzinfo=dt.UTC), dt.datetime(2026, 1, 15, tzinfo=dt.UTC)
+    window = dt.timedelta(days=3)
+    contacts: dict[str | None, int] = {}
+    pairs: dict[tuple[str | None, str | None], int] = {}
+    for this, after in zip(rows, [*rows[1:], None], strict=True):
+        if not (first <= this["started_at"] < end and this["started_at"] + window <= until):
+            continue
+        contacts[this["topic"]] = contacts.get(this["topic"], 0) + 1
+        if (
+            after is not None
+            and after["customer_id"] == this["customer_id"]
+            and after["started_at"] - this["started_at"] <= window
+        ):
+            key = (this["topic"], after["topic"])
+            pairs[key] = pairs.get(key, 0) + 1
+    assert {(r["topic"], r["next_topic"]): r["count"] for r in got.iter_rows(named=True)} == pairs
+    assert all(r["contacts"] == contacts[r["topic"]] for r in got.iter_rows(named=True))
+    assert got.height > 5 and sum(pairs.values()) > 1_000
 
 
 # ---------------------------------------------------------------------------- planted effects
@@ -400,7 +424,7 @@ def test_planted_team_and_agent_gaps_are_flagged_but_a_handful_of_bad_episodes_i
         ("S3", "mobile/roaming", "south"),
         *((f"E{i}", "billing/invoice", "east") for i in range(1, 7)),
     }
-    assert "team east on billing/invoice" in describe(g, "cells")
+    assert "team east on billing/invoice" in words.cells_text(g)
 
 
 def test_a_team_taking_the_hard_topics_is_not_flagged_after_mix_adjustment():
@@ -446,7 +470,7 @@ def test_a_dated_drop_is_found_in_its_week_and_labelled_with_its_change():
     assert g.spikes.select("topic", "week", "change").rows() == [
         ("tv/decoder", "2026-W12", "decoder firmware")
     ]
-    assert "tv/decoder in 2026-W12" in describe(g, "weekly")
+    assert "tv/decoder in 2026-W12" in words.spikes_text(g)
 
 
 def test_a_planted_follow_up_question_tops_the_worth_answering_list():
@@ -526,7 +550,7 @@ def test_the_bundled_sample_shows_its_planted_effects(sample_gaps):
 def test_labels_given_or_not_give_the_same_tables(sample_gaps):
     contacts, params, g = sample_gaps
     labels = label_repeats(contacts, params, contact_fields=True)
-    again = knowledge_gaps(None, params, labels=labels)
+    again = knowledge_gaps(labels, params)
     for name in ("cells", "mix_adjusted", "weekly", "follow_ups", "signal_auc", "training_needs"):
         assert getattr(again, name).equals(getattr(g, name)), name
 
@@ -537,7 +561,7 @@ def test_a_scan_of_written_labels_gives_the_same_tables_and_only_what_is_asked(
     contacts, params, g = sample_gaps
     path = tmp_path / "labels.parquet"
     label_repeats(contacts, params, contact_fields=True).write_parquet(path)
-    scanned = knowledge_gaps(None, params, labels=pl.scan_parquet(path))
+    scanned = knowledge_gaps(pl.scan_parquet(path), params)
     assert scanned.cells.equals(g.cells)
     # Asking for the cells does not run the follow-up pass or the signal counts.
     assert "follow_ups" not in vars(scanned) and "signal_auc" not in vars(scanned)
@@ -552,8 +576,15 @@ def test_everything_pending_gives_empty_tables_not_errors():
     assert g.cells.height == g.weekly.height == g.follow_ups.height == 0
     assert g.to_json()["flagged"] == [] and g.to_json()["episodes"] == 0
     assert g.signal_auc["auc"].to_list() == [None, None, None]
-    for part in ("cells", "mix", "weekly", "follow_ups", "signals", "training"):
-        assert describe(g, part)
+    for text in (
+        words.cells_text,
+        words.mix_text,
+        words.spikes_text,
+        words.follow_ups_text,
+        words.signals_text,
+        words.training_text,
+    ):
+        assert text(g)
 
 
 def test_cli_json_is_one_object_and_out_writes_the_cells(tmp_path, capsys, sample_gaps):

@@ -119,10 +119,12 @@ def run_reference(raw: pl.DataFrame, mapping: dict) -> dict:
 
 
 def run_engine(raw: pl.DataFrame, mapping: dict) -> dict:
+    from fcrlab import load_page_topics
     from fcrlab.gaps import knowledge_gaps  # lazily: the reference side runs without it
 
     params, contacts = _labels(raw, mapping)
-    g = knowledge_gaps(contacts, params)
+    pages = load_page_topics(None, params) if params.page_topics else None
+    g = knowledge_gaps(contacts, params, page_topics=pages)
     return _view(
         {
             "cells": g.cells.to_dicts(),

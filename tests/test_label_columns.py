@@ -10,7 +10,7 @@ import pytest
 
 from fcrlab import Params, label_repeats, load_contacts
 from fcrlab.engine.repeats import CONTACT_FIELDS, LABEL_COLUMNS
-from fcrlab.gaps import INPUT_COLUMNS
+from fcrlab.gaps import GAPS_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = [
@@ -24,7 +24,7 @@ OPTIONS = [
     },
 ]
 SUBSETS = [
-    list(INPUT_COLUMNS),
+    list(GAPS_COLUMNS),
     ["episode_id", "source_row"],
     ["repeat_of", "excluded_reason"],
     ["counted", "gap_hours", "episode_size", "is_repeat", "started_at"],

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from fcrlab.params import Params, load_params
-from fcrlab.report import KERNEL, NOTEBOOKS_DIR, notebook_parameters
+from fcrlab.present.report import KERNEL, NOTEBOOKS_DIR, notebook_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("0*.ipynb"))

@@ -10,7 +10,7 @@ import pytest
 
 from fcrlab.errors import ParamsError
 from fcrlab.params import load_params
-from fcrlab.report import NOTEBOOKS, iso_week_period, latest_observed_week
+from fcrlab.present.report import NOTEBOOKS, iso_week_period, latest_observed_week
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,7 @@ def test_a_failing_notebook_keeps_the_last_good_report(sample_report, tmp_path, 
     import shutil
 
     from fcrlab.errors import FcrlabError
-    from fcrlab.report import run_report
+    from fcrlab.present.report import run_report
 
     monkeypatch.chdir(ROOT)
     out = tmp_path / "reports"
@@ -120,8 +120,8 @@ def test_index_shows_the_week_and_the_week_before(sample_report, monkeypatch):
     import polars as pl
 
     from fcrlab import fcr_summary, load_contacts
-    from fcrlab.headline import week_numbers
     from fcrlab.params import load_params
+    from fcrlab.present.headline import week_numbers
 
     monkeypatch.chdir(ROOT)
     params = load_params("parameters/sample.yaml")

@@ -9,7 +9,8 @@ import pytest
 from fcrlab import Params, fcr_summary, label_repeats
 from fcrlab.read.contacts import contacts_from_frame
 from fcrlab.sample import make_sample
-from fcrlab.summary import episodes_table, window_sensitivity
+from fcrlab.sensitivity import window_sensitivity
+from fcrlab.summary import episodes_table
 
 WINDOWS = ("90m", "24h", "72h", "7d", "30d")
 

@@ -7,8 +7,9 @@ import polars as pl
 import pytest
 
 from fcrlab import Params, fcr_summary, label_repeats, load_contacts
+from fcrlab.online.impact import savings_per_year
+from fcrlab.present.widgets import ALL, workshop
 from fcrlab.summary import episodes_table
-from fcrlab.widgets import ALL, savings_per_year, workshop
 
 SAMPLE = "data/contacts.parquet"
 

@@ -20,8 +20,8 @@ import yaml
 
 from fcrlab.engine.repeats import observed_until
 from fcrlab.errors import FcrlabError, ParamsError
-from fcrlab.headline import index_html, weeks_numbers
 from fcrlab.params import Params, load_params
+from fcrlab.present.headline import index_html, weeks_numbers
 from fcrlab.read.contacts import load_contacts
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
     "run_report",
 ]
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = ("01_repeat_contacts.ipynb", "02_knowledge_gaps.ipynb", "03_online_deflection.ipynb")
 _PATH_KEYS = ("contacts", "web_visits", "page_topics")
 KERNEL = "fcrlab"

@@ -15,14 +15,15 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from fcrlab.deflection import deflection
 from fcrlab.engine.repeats import label_repeats
 from fcrlab.gaps import knowledge_gaps
+from fcrlab.online import deflection
 from fcrlab.params import Params
 from fcrlab.privacy import pseudonymise, salt_from_env
 from fcrlab.read.contacts import Contacts, load_contacts
 from fcrlab.read.web import WebVisits, load_page_topics, load_web_visits
 from fcrlab.summary import fcr_summary
+from fcrlab.words import percent
 
 __all__ = ["WeekNumbers", "index_html", "week_numbers", "weeks_numbers"]
 
@@ -59,23 +60,24 @@ def weeks_numbers(
     salt = salt if salt is not None else salt_from_env(params)
     assert params.contacts is not None
     contacts = pseudonymise(load_contacts(params.contacts, params), params, salt)
-    web = None
-    if params.web_visits and params.page_topics:
+    pages = load_page_topics(params.page_topics, params) if params.page_topics else None
+    visits = None
+    if params.web_visits and pages is not None:
         visits = pseudonymise(load_web_visits(params.web_visits, params), params, salt)
-        web = visits, load_page_topics(params.page_topics, params)
-    return [_numbers(contacts, web, params, start) for start in starts]
+    return [_numbers(contacts, visits, pages, params, start) for start in starts]
 
 
 def _numbers(
     contacts: Contacts,
-    web: tuple[WebVisits, pl.DataFrame] | None,
+    visits: WebVisits | None,
+    pages: pl.DataFrame | None,
     params: Params,
     start: dt.date,
 ) -> WeekNumbers:
     period = {"start": start.isoformat(), "end": (start + dt.timedelta(days=7)).isoformat()}
     week = Params.from_mapping({**params.to_dict(), "period": period})
     labels = label_repeats(contacts, week, contact_fields=True)
-    summary = fcr_summary(contacts, week, labels=labels)
+    summary = fcr_summary(labels, week)
     rates = {
         name: (
             summary[name],
@@ -86,16 +88,15 @@ def _numbers(
         for name, _ in _RATES
         if name in summary
     }
-    if web is not None:
-        visits, pages = web
-        online = deflection(contacts, visits, pages, week, labels=labels).to_json()
+    if visits is not None and pages is not None:
+        online = deflection(labels, week, visits=visits, page_topics=pages).to_json()
         rates["share_online_first"] = (
             online["share_online_first"],
             online["ci_low"],
             online["ci_high"],
             int(online["contacts_judged"]),
         )
-    gaps = knowledge_gaps(contacts, week, labels=labels)
+    gaps = knowledge_gaps(labels, week, page_topics=pages)
     counts = {
         "questions settled": summary["episodes"],
         "questions still pending": summary["pending_episodes"],
@@ -106,7 +107,7 @@ def _numbers(
 
 
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+    return percent(value, 1, missing="–")
 
 
 def _change(now: float | None, before: float | None) -> str:

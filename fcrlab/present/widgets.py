@@ -16,27 +16,18 @@ import ipywidgets as w
 import polars as pl
 import vl_convert as vlc
 
-from fcrlab.charts import fcr_variants_chart, topic_team_heatmap, window_curve
-from fcrlab.engine.repeats import label_repeats
+from fcrlab.engine.repeats import is_episode, label_repeats
+from fcrlab.online.impact import savings_per_year
 from fcrlab.params import Params
+from fcrlab.present.charts import fcr_variants_chart, topic_team_heatmap, window_curve
 from fcrlab.read.contacts import Contacts
-from fcrlab.summary import (
-    SENSITIVITY_WINDOWS,
-    fcr_breakdown,
-    fcr_summary,
-    fcr_variants,
-    sensitivity_curve,
-    sensitivity_episodes,
-)
+from fcrlab.sensitivity import SENSITIVITY_WINDOWS, sensitivity_curve, sensitivity_episodes
+from fcrlab.summary import fcr_breakdown, fcr_summary, fcr_variants
+from fcrlab.words import percent
 
-__all__ = ["ALL", "Workshop", "savings_per_year", "workshop"]
+__all__ = ["ALL", "Workshop", "workshop"]
 
 ALL = "(all)"
-
-
-def savings_per_year(calls_per_week: float, share: float, reduction: float, cost: float) -> float:
-    """SPEC §3's money: calls per week × share × expected reduction × cost per call × 52."""
-    return calls_per_week * share * reduction * cost * 52
 
 
 def _png(chart: alt.TopLevelMixin) -> bytes:
@@ -86,7 +77,7 @@ class Workshop:
         params = self.current_params()
         labels = label_repeats(self.contacts, params, contact_fields=True)
         chosen = _episodes_where(labels, self._episode_filter())
-        summary = fcr_summary(self.contacts, params, labels=chosen)
+        summary = fcr_summary(chosen, params)
         self.state.update({k: summary[k] for k in _SHOWN})
         self.numbers.value = _numbers_html(summary, self.controls)
         self.variants.value = _png(fcr_variants_chart(fcr_variants(summary)))
@@ -140,12 +131,12 @@ _SHOWN = (
 
 def _episodes_where(labels: pl.DataFrame, where: pl.Expr) -> pl.DataFrame:
     """The labels of the episodes whose first contact satisfies `where`."""
-    firsts = labels.filter(pl.col("counted") & (pl.col("episode_seq") == 1) & where)
+    firsts = labels.filter(is_episode() & where)
     return labels.filter(pl.col("episode_id").is_in(firsts["episode_id"].implode()))
 
 
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+    return percent(value, 1, missing="–")
 
 
 def _numbers_html(s: dict[str, Any], controls: dict[str, w.ValueWidget]) -> str:
@@ -192,6 +183,19 @@ def workshop(
     costs = dict(params.cost_per_contact or ())
     wide = {"description_width": "11em"}
     layout = w.Layout(width="36em")
+
+    def slider(value: float, high: float, step: float, description: str, shown: str) -> w.Widget:
+        return w.FloatSlider(
+            value=value,
+            min=0,
+            max=high,
+            step=step,
+            description=description,
+            style=wide,
+            layout=layout,
+            readout_format=shown,
+        )
+
     controls: dict[str, w.ValueWidget] = {
         "window": w.SelectionSlider(
             options=list(SENSITIVITY_WINDOWS),
@@ -221,35 +225,9 @@ def workshop(
         "calls_per_week": w.FloatText(
             value=round(_calls_per_week(contacts, params)), description="Calls a week", style=wide
         ),
-        "share": w.FloatSlider(
-            value=same_question_share,
-            min=0,
-            max=1,
-            step=0.01,
-            description="Online first, same q.",
-            style=wide,
-            layout=layout,
-            readout_format=".0%",
-        ),
-        "reduction": w.FloatSlider(
-            value=params.expected_reduction,
-            min=0,
-            max=0.5,
-            step=0.01,
-            description="Fewer after fix",
-            style=wide,
-            layout=layout,
-            readout_format=".0%",
-        ),
-        "cost": w.FloatSlider(
-            value=costs.get(params.assisted[0], 6.5),
-            min=0,
-            max=20,
-            step=0.25,
-            description="€ per call",
-            style=wide,
-            layout=layout,
-        ),
+        "share": slider(same_question_share, 1, 0.01, "Online first, same q.", ".0%"),
+        "reduction": slider(params.expected_reduction, 0.5, 0.01, "Fewer after fix", ".0%"),
+        "cost": slider(costs.get(params.assisted[0], 6.5), 20, 0.25, "€ per call", ".2f"),
     }
     images = [w.Image(format="png") for _ in range(3)]
     numbers, whatif = w.HTML(), w.HTML()
