@@ -3,12 +3,16 @@
 Bad input prints one line `error: …` on stderr and exits 2; `--json` prints exactly one JSON
 object on stdout (the analysis result's own `to_json()`) and nothing else.
 
+This is the one process fcrlab owns, so process-level tuning lives here (`tune_process`),
+never in the library: polars is only imported once that is done.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +21,7 @@ from fcrlab.errors import FcrlabError, InputError
 from fcrlab.params import Params, load_params
 from fcrlab.version import version
 
-__all__ = ["main"]
+__all__ = ["main", "tune_process"]
 
 
 def _json(obj: Any) -> str:
@@ -184,11 +188,9 @@ def _cmd_gaps(args: argparse.Namespace) -> int:
     from fcrlab.read.contacts import load_contacts
     from fcrlab.read.files import write_frame
     from fcrlab.read.web import load_page_topics
-    from fcrlab.stats import prefetch_scipy
     from fcrlab.words import gaps_lines
 
     params = _params(args)
-    prefetch_scipy()  # the tests need scipy.stats: its import overlaps loading and labelling
     pages = load_page_topics(None, params) if params.page_topics else None
     gaps = knowledge_gaps(load_contacts(args.file, params), params, page_topics=pages)
     if args.out:
@@ -303,8 +305,42 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def tune_process(*, scipy: bool = False) -> None:
+    """What a process that is fcrlab's own does for speed: the `fcrlab` command, and the
+    benchmarks that time fcrlab as a process. Never done on import: a notebook's kernel is the
+    user's (measured in benchmarks/README.md).
+
+    - Before polars loads, its allocator (jemalloc on Linux) keeps freed memory for 10 s
+      (jemalloc's own default) instead of polars' 0.5 s: on millions of rows each step frees
+      what the next allocates, and memory returned too soon is faulted in afresh. A value the
+      user set wins; other platforms ignore it.
+    - At exit the objects still alive are frozen, so Python's last collections do not walk
+      them (0.25-0.3 s with scipy.stats loaded). Handlers registered later still run first.
+    - `scipy`: import scipy.stats in a thread at the lowest CPU priority (Linux), so the
+      import (0.4-1.3 s) overlaps polars' work, which releases the GIL; `fcrlab gaps` needs it.
+    """
+    import atexit
+    import gc
+    import threading
+
+    if "polars" not in sys.modules:
+        os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:10000,muzzy_decay_ms:0")
+    atexit.register(gc.freeze)
+
+    def load() -> None:
+        if sys.platform == "linux":  # per thread there; elsewhere the id is not a thread's
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        import scipy.stats  # noqa: F401
+
+    if scipy and "scipy.stats" not in sys.modules:
+        threading.Thread(target=load, name="fcrlab-scipy", daemon=True).start()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if argv is None:  # the command itself, not a call from Python: the process is ours
+        tune_process(scipy=args.command == "gaps")
     try:
         return int(args.run(args))
     except FcrlabError as err:

@@ -58,7 +58,7 @@ def scatter(n: int, rows: pl.Series, values: pl.Series, null: int | None = None)
     """`n` zeros with `values` (numbers, no nulls) written at `rows` (distinct positions);
     with `null`, every position not written is null instead, `null` being a value that
     `values` never holds."""
-    import numpy as np  # imported here: `import fcrlab.engine.repeats` stays free of numpy
+    import numpy as np  # imported here: `import fcrlab.repeats` stays free of numpy
 
     if values.null_count() or rows.null_count() or not values.dtype.is_numeric():
         raise ValueError("scatter writes numbers without nulls")

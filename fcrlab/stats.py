@@ -6,11 +6,7 @@ by element, so one call covers every cell of a table; NaN stands for "not tested
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
-import threading
 
 import numpy as np
 import numpy.typing as npt
@@ -18,35 +14,11 @@ import polars as pl
 
 
 def _scipy():  # -> the scipy.stats module
-    """scipy.stats, imported on first use: it costs 0.4-1.3 s, and most commands never need it."""
+    """scipy.stats, imported on first use: it costs 0.4-1.3 s, and most commands never need it
+    (`fcrlab gaps` starts the import early, in a thread of its own process: `cli`)."""
     from scipy import stats
 
     return stats
-
-
-_prefetch: threading.Thread | None = None
-
-
-def prefetch_scipy() -> None:
-    """Start importing scipy.stats in the background, for an analysis that will need it after
-    a long polars step: polars releases the GIL while it works, so the import overlaps it.
-    A later `_scipy()` waits for this import to finish (Python's per-module import lock).
-    On 10M contacts this takes ~1 s off `gaps` (benchmarks/README.md)."""
-    global _prefetch
-    if _prefetch is None and "scipy.stats" not in sys.modules:
-        _prefetch = threading.Thread(target=_import_at_low_priority, name="fcrlab-scipy")
-        _prefetch.daemon = True
-        _prefetch.start()
-
-
-def _import_at_low_priority() -> None:
-    # The lowest CPU priority (Linux: per thread), so polars' own threads keep both cores:
-    # measured 0.3-1.5 s faster at 10M than the import at normal priority. Threads that
-    # scipy's BLAS starts while loading inherit it; fcrlab does no linear algebra.
-    if sys.platform == "linux":  # elsewhere the id is not a thread's, and it would be wrong
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    _scipy()
 
 
 __all__ = [
@@ -61,7 +33,6 @@ __all__ = [
     "hanley_mcneil_se",
     "mann_whitney_auc",
     "poisson_limits",
-    "prefetch_scipy",
     "rate_summary",
     "shrink_rates",
     "wilson_exprs",
