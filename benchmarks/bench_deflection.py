@@ -19,6 +19,9 @@ Contenders:
 - `import`: start Python and import fcrlab, nothing else (the fixed cost in each fcrlab time).
 - `fcrlab_full`: the whole `deflection()` (repeat labels, ledgers, page rates with intervals,
   matrix, money) for reference; not part of the default set.
+
+fcrlab's contenders start with `fcrlab.cli.tune_process()`, what the `fcrlab` command does for
+its own process (the library itself never touches the process it is imported into).
 """
 
 from __future__ import annotations
@@ -128,6 +131,8 @@ def make_data(n: int, contacts_path: Path, visits_path: Path, seed: int = 1) -> 
 
 FCRLAB = """
 import sys
+from fcrlab.cli import tune_process
+tune_process()
 import datetime as dt
 import polars as pl
 from fcrlab import Params, load_contacts, load_web_visits
@@ -146,6 +151,8 @@ write_frame(views, sys.argv[4])
 
 FCRLAB_KERNEL = """
 import sys
+from fcrlab.cli import tune_process
+tune_process()
 import datetime as dt
 import polars as pl
 from fcrlab.engine.sweep import calls_and_views
@@ -187,6 +194,8 @@ COPY (
 
 FCRLAB_FULL = """
 import sys
+from fcrlab.cli import tune_process
+tune_process()
 from fcrlab import Params, deflection, load_contacts, load_page_topics, load_web_visits
 from fcrlab.read.files import write_frame
 PAGE_TOPICS = {page_topics}

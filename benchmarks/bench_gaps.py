@@ -22,6 +22,9 @@ both must find the repeats to know which episodes were fixed.
 - `duckdb`: the per-cell aggregation and peer FCR only.
 - `polars_cells`: the same per-cell aggregation as a plain polars group_by (the issue's 1.6×).
 - `fcrlab_all`: every table, as above.
+
+fcrlab's contenders start with `fcrlab.cli.tune_process()`, what the `fcrlab` command does for
+its own process (the library itself never touches the process it is imported into).
 """
 
 from __future__ import annotations
@@ -111,6 +114,8 @@ def label_once(contacts: Path, labels: Path) -> None:
 # are taken as UTC on both sides so that a 7-day window means the same on both.
 FCRLAB = """
 import sys
+from fcrlab.cli import tune_process
+tune_process(scipy=True)
 from fcrlab import Params, knowledge_gaps, load_contacts
 from fcrlab.read.files import write_frame
 params = Params(timezone="UTC")
@@ -168,7 +173,10 @@ COPY (
 # --from labels: the gaps step alone, on contacts labelled once beforehand (a lazy scan: each
 # table reads only the columns it needs).
 FCRLAB_LABELS = """
-import sys, polars as pl
+import sys
+from fcrlab.cli import tune_process
+tune_process(scipy=True)
+import polars as pl
 from fcrlab import Params, knowledge_gaps
 from fcrlab.read.files import write_frame
 gaps = knowledge_gaps(pl.scan_parquet(sys.argv[1]), Params(timezone="UTC"))

@@ -10,6 +10,9 @@ timed in the same run on the same file; peak memory is the child's max RSS.
 
 `--shape thin` keeps the five columns most real exports have (id, customer, time, channel,
 topic); `wide` (the default) adds team, resolved and conversation_id.
+
+fcrlab's contenders start with `fcrlab.cli.tune_process()`, what the `fcrlab` command does for
+its own process (the library itself never touches the process it is imported into).
 """
 
 from __future__ import annotations
@@ -102,6 +105,8 @@ def make_contacts(
 
 FCRLAB = """
 import sys
+from fcrlab.cli import tune_process
+tune_process()
 from fcrlab import Params, label_repeats, load_contacts
 from fcrlab.engine.repeats import LABEL_COLUMNS
 from fcrlab.read.files import write_frame
@@ -112,6 +117,8 @@ write_frame(label_repeats(contacts, params).select(LABEL_COLUMNS), sys.argv[2])
 
 FCRLAB_CHUNKED = """
 import sys
+from fcrlab.cli import tune_process
+tune_process()
 from fcrlab import Params
 from fcrlab.engine.chunks import label_repeats_in_chunks
 label_repeats_in_chunks(sys.argv[1], sys.argv[2], Params(), chunks=int(sys.argv[3]))
