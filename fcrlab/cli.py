@@ -14,10 +14,12 @@ import contextlib
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from fcrlab.errors import FcrlabError, InputError
+from fcrlab.errors import path as shown_path
 from fcrlab.params import Params, load_params
 from fcrlab.version import version
 
@@ -82,14 +84,18 @@ def _params(args: argparse.Namespace) -> Params:
 def _cmd_repeats(args: argparse.Namespace) -> int:
     from fcrlab.engine.repeats import LABEL_COLUMNS, label_repeats
     from fcrlab.read.contacts import load_contacts
-    from fcrlab.read.files import write_frame
+    from fcrlab.read.files import check_out, write_frame
     from fcrlab.summary import SUMMARY_COLUMNS, fcr_summary
     from fcrlab.words import summary_lines
 
     params = _params(args)
+    if args.out:
+        check_out(args.out)
     if args.chunks:
         return _repeats_in_chunks(args, params)
     contacts = load_contacts(args.file, params)
+    if args.out:
+        check_out(args.out, contacts.rows_read)  # before any labelling
     columns = list(dict.fromkeys([*LABEL_COLUMNS, *SUMMARY_COLUMNS]))
     labels = label_repeats(contacts, params, columns=columns)
     if args.out:
@@ -126,6 +132,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             f"  {f}: {n} rows" for f, n in zip(contacts.files, contacts.rows_per_file, strict=True)
         ]
     lines.append(f"columns found: {', '.join(contacts.columns_found)}")
+    repeated = [c for c in contacts.columns_found if f"{c}_2" in contacts.columns_found]
+    if repeated:  # decisions I1
+        lines.append(
+            "header names given more than once, read as: "
+            + "; ".join(
+                ", ".join(n for n in contacts.columns_found if n == c or n.startswith(f"{c}_"))
+                for c in repeated
+            )
+        )
     if contacts.mapped:
         lines.append("mapped: " + ", ".join(f"{a} → {b}" for a, b in contacts.mapped))
     if contacts.defaulted:
@@ -162,7 +177,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_deflection(args: argparse.Namespace) -> int:
     from fcrlab.online import PER_CONTACT_COLUMNS, deflection
     from fcrlab.read.contacts import load_contacts
-    from fcrlab.read.files import write_frame
+    from fcrlab.read.files import check_out, write_frame
     from fcrlab.read.web import load_page_topics, load_web_visits
     from fcrlab.words import deflection_lines
 
@@ -174,7 +189,11 @@ def _cmd_deflection(args: argparse.Namespace) -> int:
     }
     if any(v is not None for v in flags.values()):
         params = params.replace(**{k: v for k, v in flags.items() if v is not None})
+    if args.out:
+        check_out(args.out)
     contacts = load_contacts(args.contacts, params)
+    if args.out:
+        check_out(args.out, contacts.rows_read)
     visits = load_web_visits(args.visits, params)
     page_topics = load_page_topics(args.page_topics, params)
     result = deflection(contacts, params, visits=visits, page_topics=page_topics)
@@ -186,11 +205,13 @@ def _cmd_deflection(args: argparse.Namespace) -> int:
 def _cmd_gaps(args: argparse.Namespace) -> int:
     from fcrlab.gaps import knowledge_gaps
     from fcrlab.read.contacts import load_contacts
-    from fcrlab.read.files import write_frame
+    from fcrlab.read.files import check_out, write_frame
     from fcrlab.read.web import load_page_topics
     from fcrlab.words import gaps_lines
 
     params = _params(args)
+    if args.out:
+        check_out(args.out)
     pages = load_page_topics(None, params) if params.page_topics else None
     gaps = knowledge_gaps(load_contacts(args.file, params), params, page_topics=pages)
     if args.out:
@@ -230,6 +251,17 @@ class _Version(argparse.Action):
         parser.exit(0, f"fcrlab {version()}\n")
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (a usage error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes are bad input too: one line on stderr, exit 2."""
 
@@ -244,6 +276,9 @@ def _parser() -> argparse.ArgumentParser:
         "online-to-phone deflection.",
     )
     parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
+    parser.add_argument(
+        "--debug", action="store_true", help="on an unexpected problem, print the traceback"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     repeats = commands.add_parser("repeats", help="label repeat contacts and compute FCR")
@@ -254,7 +289,7 @@ def _parser() -> argparse.ArgumentParser:
     repeats.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     repeats.add_argument(
         "--chunks",
-        type=int,
+        type=_positive,
         help="label a large Parquet input in N chunks by customer (needs --out; prints the ledger)",
     )
     repeats.set_defaults(run=_cmd_repeats)
@@ -341,14 +376,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if argv is None:  # the command itself, not a call from Python: the process is ours
         tune_process(scipy=args.command == "gaps")
+        warnings.showwarning = _warning_line
     try:
         return int(args.run(args))
     except FcrlabError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # the last net (decisions I11): a bug, still one line
+        if args.debug:
+            raise
+        named = [getattr(args, k, None) for k in ("file", "contacts", "visits", "params")]
+        inputs = ", ".join(shown_path(v) for v in named if v)
+        print(
+            f"error: {inputs or 'fcrlab'}: an unexpected problem (a bug in fcrlab; please report "
+            f"it, with --debug for the traceback): {type(err).__name__}: "
+            f"{_one_line(str(err))[:200]}",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _warning_line(message: Warning | str, *_: object, **__: object) -> None:
+    """A warning of the command as one line of its own (`warning: …`), not Python's two."""
+    print(f"warning: {_one_line(str(message))}", file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    """An error as one line: control characters (a newline in a message) escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 if __name__ == "__main__":

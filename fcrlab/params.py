@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from fcrlab.errors import ParamsError, did_you_mean
+from fcrlab.errors import ParamsError, did_you_mean, quote
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -30,6 +31,7 @@ __all__ = [
     "format_duration",
     "load_params",
     "parse_duration",
+    "read_yaml",
 ]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -58,6 +60,7 @@ CANONICAL_COLUMNS = (
 
 _DURATION_PART = re.compile(r"(\d+)\s*([mhdw])")
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 24 * 60, "w": 7 * 24 * 60}
+_LONGEST_MINUTES = 36_525 * 24 * 60  # 100 years: longer is a typo, and overflows µs arithmetic
 
 
 def parse_duration(text: object, key: str = "window") -> dt.timedelta:
@@ -73,7 +76,12 @@ def parse_duration(text: object, key: str = "window") -> dt.timedelta:
                 "24h, 7d, 2w",
                 key=key,
             )
-        value = dt.timedelta(minutes=sum(int(n) * _UNIT_MINUTES[u] for n, u in parts))
+        minutes = sum(int(n) * _UNIT_MINUTES[u] for n, u in parts)
+        if minutes > _LONGEST_MINUTES:
+            raise ParamsError(f"{quote(text)} is longer than 100 years", key=key)
+        value = dt.timedelta(minutes=minutes)
+    if value > dt.timedelta(minutes=_LONGEST_MINUTES):
+        raise ParamsError(f"{quote(text)} is longer than 100 years", key=key)
     if value <= dt.timedelta(0):
         raise ParamsError(f"{text!r} must be positive", key=key)
     return value
@@ -430,12 +438,17 @@ def _changes(raw: Any, key: str) -> tuple[Change, ...]:
         out.append(
             Change(
                 date=_date(item["date"], where + ".date"),
-                topic=str(item["topic"]).strip() if item.get("topic") else None,
-                page=str(item["page"]).strip() if item.get("page") else None,
+                topic=_label(item["topic"]) if item.get("topic") else None,
+                page=_label(item["page"]) if item.get("page") else None,
                 note=str(item.get("note") or ""),
             )
         )
     return tuple(out)
+
+
+def _label(raw: Any) -> str:
+    """A topic or page as the data hold it: trimmed, NFC (SPEC §6.8 item 11)."""
+    return unicodedata.normalize("NFC", str(raw).strip())
 
 
 def _page_change(raw: Any, key: str) -> PageChange:
@@ -494,10 +507,32 @@ def _defaults(raw: Any, key: str) -> tuple[tuple[str, str], ...]:
         if column not in allowed:
             hint = did_you_mean(column, allowed)
             raise ParamsError(
-                f"no default for {column!r}{hint} (possible: {', '.join(allowed)})", key=key
+                f"no default for {quote(column)}{hint} (possible: {', '.join(allowed)})", key=key
             )
-        out.append((str(column), str(value)))
+        out.append((str(column), _default_value(str(column), value, f"{key}.{column}")))
     return tuple(out)
+
+
+_DEFAULT_CHOICES = {
+    "direction": ("inbound", "outbound"),
+    "outcome": ("handled", "abandoned", "voicemail"),
+}
+
+
+def _default_value(column: str, raw: Any, key: str) -> str:
+    """Decisions I7: a default is read like a value of the file."""
+    if isinstance(raw, (dict, list)) or raw is None:
+        raise ParamsError("expected one value", key=key)
+    value = unicodedata.normalize("NFC", str(raw).strip())
+    if not value:
+        raise ParamsError("an empty default fills nothing", key=key)
+    if column in ("channel", *_DEFAULT_CHOICES):
+        value = value.lower()
+    if column in _DEFAULT_CHOICES and value not in _DEFAULT_CHOICES[column]:
+        choices = _DEFAULT_CHOICES[column]
+        hint = did_you_mean(value, choices, cutoff=0.4)
+        raise ParamsError(f"{quote(raw)} is not one of {', '.join(choices)}{hint}", key=key)
+    return value
 
 
 def _sheet(raw: Any, key: str) -> str | int:
@@ -545,24 +580,58 @@ _CONVERTERS = {
 }
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML as fcrlab reads a parameters file (decisions I6): dates and times stay text, so
+    fcrlab checks them and names the key; a key given twice in one mapping is an error."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ParamsError(f"is given twice (lines {seen[key]} and {line})", key=str(key))
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_yaml(text: str, source: str | None = None) -> Any:
+    """A parameters file's YAML (dates as text, duplicate keys refused)."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except ParamsError as err:
+        raise err.with_source(source) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ParamsError(f"not valid YAML{where}", source=source) from None
+    except RecursionError:
+        raise ParamsError("nested too deeply", source=source) from None
+
+
 def load_params(path: str | Path | None = None, **overrides: Any) -> Params:
     """Read a YAML parameters file (optional) and apply overrides (None = keep the file's value)."""
     mapping: dict[str, Any] = {}
     source = None
     if path is not None:
         source = str(path)
+        if Path(path).is_dir():
+            raise ParamsError("is a folder, not a parameters file", source=source)
         try:
             text = Path(path).read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             raise ParamsError("parameters file not found", source=source) from None
         except UnicodeDecodeError:
             raise ParamsError("parameters file is not UTF-8 text", source=source) from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ParamsError(f"not valid YAML{where}", source=source) from None
+        except OSError as err:
+            raise ParamsError(f"cannot be read ({err.strerror})", source=source) from None
+        loaded = read_yaml(text, source)
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, Mapping):

@@ -41,9 +41,18 @@ def salt_from_env(params: Params) -> str:
     return secrets.token_hex(16)
 
 
+def _key(salt: str) -> bytes:
+    """BLAKE2b's key from the whole salt (decisions I10): the salt itself up to BLAKE2b's 64
+    bytes, else the 64-byte digest of all of it, so salts differing late still differ."""
+    data = salt.encode("utf-8")
+    if len(data) <= 64:
+        return data
+    return hashlib.blake2b(data, digest_size=64, person=b"fcrlab-salt").digest()
+
+
 def pseudonymise_ids(ids: pl.Series, salt: str, prefix: str = "p") -> pl.Series:
     """Replace each distinct id by `prefix` + 16 hex digits of BLAKE2b(id, key=salt)."""
-    key = salt.encode("utf-8")[:64]
+    key = _key(salt)
     distinct = ids.drop_nulls().unique()
     mapping = {
         value: prefix + hashlib.blake2b(value.encode("utf-8"), key=key, digest_size=8).hexdigest()

@@ -169,11 +169,20 @@ def test_match_family_without_topic_column(tmp_path, capsys):
 
 
 def test_columns_mapping_names_a_column_not_in_the_file(tmp_path, capsys):
-    path = bad_rows(tmp_path, {})
+    path = bad_rows(tmp_path, {}, header=GOOD_HEADER.replace("customer_id", "klant", 1))
     params = write(tmp_path, "p.yaml", "columns: {Klantnummer: customer_id}\n")
     code, _, err = run_cli(["repeats", path, "--params", params], capsys)
     assert code == 2
     assert_one_line_error(err, "contacts.csv", "'Klantnummer'", "not in the file")
+
+
+def test_I1_a_mapping_for_another_file_of_the_same_parameters_is_not_an_error(tmp_path, capsys):
+    # One parameters file serves contacts and page views: the web file names the customer
+    # Klantnummer; the contacts file has customer_id itself.
+    path = bad_rows(tmp_path, {})
+    params = write(tmp_path, "p.yaml", "columns: {Klantnummer: customer_id}\n")
+    code, _, err = run_cli(["repeats", path, "--params", params, "--json"], capsys)
+    assert code == 0 and err == ""
 
 
 def test_after_hours_without_office_hours(tmp_path, capsys):

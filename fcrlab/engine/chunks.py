@@ -17,8 +17,8 @@ import polars as pl
 from fcrlab.engine.repeats import LABEL_COLUMNS, REASONS, label_repeats, observed_until
 from fcrlab.errors import InputError
 from fcrlab.params import Params
-from fcrlab.read.contacts import contacts_from_frame, start_instants
-from fcrlab.read.files import Locator, expand
+from fcrlab.read.contacts import CONTACT_COLUMNS, contacts_from_frame, start_instants
+from fcrlab.read.files import Locator, check_columns, expand, expected, text_of
 
 __all__ = ["label_repeats_in_chunks"]
 
@@ -27,6 +27,32 @@ def _customer_chunk(chunks: int) -> pl.Expr:
     # The id as the loader will read it (trimmed text), so " K1" and "K1" share a chunk.
     customer = pl.col("customer_id").cast(pl.String).str.strip_chars()
     return (customer.hash(seed=17) % chunks).cast(pl.UInt32)
+
+
+def _scan(files: list[str], params: Params) -> pl.LazyFrame:
+    """The files as one lazy frame by the reading rules of a glob (decisions I2): each file
+    has the columns every file must have; a column typed differently in different files is
+    text in all of them; `columns:` applied."""
+    scans = []
+    for file in files:
+        try:
+            scan = pl.scan_parquet(file)
+            schema = scan.collect_schema()
+        except (pl.exceptions.PolarsError, OSError):
+            raise InputError("cannot be read as Parquet", file=file) from None
+        required = expected(params, CONTACT_COLUMNS, ("contact_id", "customer_id", "started_at"))
+        check_columns(schema.names(), required, file)
+        scans.append((scan, schema))
+    types: dict[str, set[pl.DataType]] = {}
+    for _, schema in scans:
+        for name, dtype in schema.items():
+            types.setdefault(name, set()).add(dtype)
+    mixed = {name for name, found in types.items() if len(found) > 1}
+    parts = [
+        scan.with_columns(text_of(c, t) for c, t in schema.items() if c in mixed)
+        for scan, schema in scans
+    ]
+    return pl.concat(parts, how="diagonal_relaxed").rename(params.column_map(), strict=False)
 
 
 def label_repeats_in_chunks(
@@ -43,9 +69,10 @@ def label_repeats_in_chunks(
         raise InputError(
             "chunked labelling reads Parquet only (convert the export first)", file=str(source)
         )
-    scan = pl.scan_parquet(files).rename(params.column_map(), strict=False)
+    scan = _scan(files, params)
     rows_per_file = [pl.scan_parquet(f).select(pl.len()).collect().item() for f in files]
     where = Locator(files, rows_per_file, str(source))
+    chunks = max(1, min(chunks, sum(rows_per_file)))  # more chunks than rows only rescans
 
     if params.observed_until is None:
         # SPEC §2 rule 9, settled over every chunk: the latest start of any row read. Passed on

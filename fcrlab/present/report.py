@@ -8,18 +8,21 @@ replaces a good report; the failed notebook is kept beside it for inspection.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import re
 import shutil
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from fcrlab.engine.repeats import observed_until
-from fcrlab.errors import FcrlabError, ParamsError
+from fcrlab.errors import FcrlabError, ParamsError, path
 from fcrlab.params import Params, load_params
 from fcrlab.present.headline import index_html, weeks_numbers
 from fcrlab.read.contacts import load_contacts
@@ -124,11 +127,12 @@ def run_report(
     period = iso_week_period(week)
     week = f"{period[0].isocalendar()[0]}-W{period[0].isocalendar()[1]:02d}"
     values = _values(params, base, period)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _report_folder(out)
+    _remove_stale_staging(out)
     final = out / week
-    staging = Path(tempfile.mkdtemp(prefix=f".{week}-", dir=out))
+    staging = Path(tempfile.mkdtemp(prefix=_STAGING, dir=out))
     staging.chmod(0o755)
+    (staging / "pid").write_text(str(os.getpid()))
     pages: list[tuple[str, str]] = []
     try:
         for notebook in notebooks:
@@ -138,17 +142,18 @@ def run_report(
             if progress is not None:
                 progress(f"running {name} …")
             try:
-                papermill.execute_notebook(
-                    str(source),
-                    str(executed),
-                    parameters=notebook_parameters(source, values),
-                    kernel_name=KERNEL,
-                    cwd=str(NOTEBOOKS_DIR),
-                    progress_bar=False,
-                )
+                with _kernel_messages_to(staging / "kernels.log"):
+                    papermill.execute_notebook(
+                        str(source),
+                        str(executed),
+                        parameters=notebook_parameters(source, values),
+                        kernel_name=KERNEL,
+                        cwd=str(NOTEBOOKS_DIR),
+                        progress_bar=False,
+                    )
             except papermill.PapermillExecutionError as err:
                 failed = out / f"{week}-FAILED-{name}"
-                shutil.copy(executed, failed)
+                _write_new(failed, executed.read_bytes())
                 raise FcrlabError(
                     f"notebook {name} failed in cell {err.exec_count}: {err.ename}: "
                     f"{err.evalue.splitlines()[0] if err.evalue else ''} (kept: {failed})"
@@ -167,14 +172,86 @@ def run_report(
         (staging / "params.yaml").write_text(
             yaml.safe_dump(report_params.to_dict(), sort_keys=False), encoding="utf-8"
         )
-        if final.exists():
-            old = out / f".{week}-old"
-            shutil.rmtree(old, ignore_errors=True)
-            final.rename(old)
-            staging.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(final)
+        (staging / "pid").unlink()
+        _publish(staging, final, out / f".{week}-old")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return final / "index.html"
+
+
+_STAGING = ".fcrlab-staging-"
+
+
+def _report_folder(out: str | Path) -> Path:
+    """The `--out` folder (it may itself be a link the user chose; decisions I9)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FcrlabError(f"{path(out)}: is a file, not a folder for the reports (--out)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FcrlabError(f"{path(out)}: cannot make the report folder ({err.strerror})") from None
+    return out
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Staging folders of runs that were killed (their process is gone) are removed."""
+    for folder in out.glob(f"{_STAGING}*"):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            pid = int((folder / "pid").read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):  # no pid file, not a number, or no such process
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_new(target: Path, data: bytes) -> None:
+    """Write a new file where `target` is, never through a link planted there (I9): whatever
+    is at that name (a link or an old file) is removed first, the name itself, not what a
+    link points to; the file is then created exclusively."""
+    if target.is_symlink() or target.exists():
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+
+
+def _publish(staging: Path, final: Path, old: Path) -> None:
+    """The staging folder becomes the week's folder in one rename; a folder already there
+    goes aside first and is removed after; a link there is removed, never followed (I9)."""
+    for leftover in (old,):
+        if leftover.is_symlink():
+            leftover.unlink()
+        elif leftover.exists():
+            shutil.rmtree(leftover, ignore_errors=True)
+    if final.is_symlink():
+        final.unlink()
+    if final.exists():
+        final.rename(old)
+        staging.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(final)
+
+
+@contextlib.contextmanager
+def _kernel_messages_to(log: Path) -> Iterator[None]:
+    """The notebook kernels' own messages (Jupyter's transport warnings) go to a log in the
+    staging folder, not to the command's stderr (decisions I9). The kernels are child
+    processes: they inherit standard error as a file descriptor, so that is what is swapped."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(log, "ab") as file:
+            os.dup2(file.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from fcrlab.errors import InputError, did_you_mean
+from fcrlab.errors import InputError, quote
 from fcrlab.params import Params
 from fcrlab.read.clock import UTC_TYPE, local_to_utc, parse_timestamps
-from fcrlab.read.files import Locator
+from fcrlab.read.files import Locator, as_text, missing_required, unknown_source
 
 __all__ = [
     "BOOL_TEXT",
@@ -24,12 +24,14 @@ __all__ = [
     "exact_copies",
     "id_text",
     "instants",
+    "label_text",
     "lower_text",
+    "map_columns",
     "mapped_twice",
     "number",
+    "refuse_nested",
     "require",
     "text",
-    "unknown_source",
     "unreadable_time",
     "yes_no",
 ]
@@ -58,6 +60,10 @@ def check_instants(both: pl.DataFrame, column: str, params: Params, where: Locat
     unread = pl.col(column).is_null() & pl.col(raw).is_not_null()
     check(both, unread, raw, unreadable_time(params), column, where)
     check(both, pl.col(column).is_null(), raw, "empty date-time", column, where)
+    # Decisions I5: no contact log spans these years; a placeholder such as 0001-01-01 would
+    # otherwise run through every computation (and past what a date can hold in UTC).
+    year = pl.col(column).dt.year()
+    check(both, (year < 1900) | (year > 2999), raw, "a date-time outside 1900–2999", column, where)
 
 
 def require(
@@ -66,33 +72,57 @@ def require(
     """SPEC §1: a missing required column is an error that names it and the nearest one."""
     for column in required:
         if column not in columns:
-            hint = did_you_mean(column, found, how=" (map it with columns:)")
+            raise missing_required(column, found, file)
+
+
+def map_columns(raw: pl.DataFrame, params: Params, own: Sequence[str], file: str) -> pl.DataFrame:
+    """`columns:` applied to a file whose own columns (of fcrlab's) are `own` (decisions I1).
+
+    One parameters file serves every input: an entry onto a column of another kind of file
+    (`page` in a contacts file), or whose column this file lacks while it has the fcrlab column
+    itself, is for another file. A copy of a duplicated header (`NAME`, `NAME_2`, …) may be
+    mapped; the unmapped copy named like the fcrlab column is then set aside as `NAME_1`. An
+    fcrlab column the header holds twice with neither copy mapped is an error naming both
+    positions."""
+    columns = list(raw.columns)
+    mapping = {}
+    for theirs, ours in params.columns:
+        if ours not in own:
+            continue
+        if theirs in columns:
+            mapping[theirs] = ours
+        elif ours not in columns:  # not for another file that names the column fcrlab's way
+            raise unknown_source(theirs, columns, file)
+    renames = dict(mapping)
+    for theirs, ours in mapping.items():
+        if ours in columns and ours != theirs and ours not in mapping:
+            if f"{ours}_2" not in columns:
+                raise mapped_twice(ours, file)
+            renames[ours] = f"{ours}_1"  # the other copy of a duplicated header steps aside
+    for ours in own:
+        copy = f"{ours}_2"
+        if ours in columns and copy in columns and ours not in renames and copy not in renames:
             raise InputError(
-                f"required column {column!r} is missing{hint} (columns: {', '.join(found)})",
+                f"column {quote(ours)} appears twice in the header (positions "
+                f"{columns.index(ours) + 1} and {columns.index(copy) + 1}); say which one to "
+                f"use with columns:, e.g. {{{copy}: {ours}}}",
                 file=file,
             )
-
-
-def unknown_source(theirs: str, columns: Sequence[str], file: str) -> InputError:
-    """A `columns:` entry naming a column the file does not have, with the nearest one."""
-    return InputError(
-        f"the columns: mapping names {theirs!r}, which is not in the file"
-        f"{did_you_mean(theirs, columns)} (columns: {', '.join(columns)})",
-        file=file,
-    )
+    return raw.rename(renames)
 
 
 def mapped_twice(ours: str, file: str) -> InputError:
     """A column the file has and that `columns:` also maps another column onto."""
     return InputError(
-        f"column {ours!r} is in the file and also mapped onto by columns:; map only one of them",
+        f"column {quote(ours)} is in the file and also mapped onto by columns:; map only one "
+        "of them",
         file=file,
     )
 
 
 def unreadable_time(params: Params) -> str:
     if params.datetime_format:
-        return f"cannot read this as a date-time in the format {params.datetime_format!r}"
+        return f"cannot read this as a date-time in the format {quote(params.datetime_format)}"
     return (
         "cannot read this as a date-time (expected e.g. 2026-03-01 08:15, 2026/03/01 08:15:00 "
         "or 01-03-2026 08:15; set datetime_format for another form)"
@@ -136,19 +166,30 @@ def lower_text(frame: pl.DataFrame, column: str) -> pl.Expr:
     return pl.col(column).replace(distinct.filter(changed), clean.filter(changed))
 
 
-def id_text(column: str, dtype: pl.DataType) -> pl.Expr:
-    """Ids are text: a numeric id from Excel or Parquet becomes `123`, never `123.0` (SPEC §1)."""
-    if dtype.is_float():
-        value = pl.col(column)
-        whole = value.round(0) == value
-        return (
-            pl.when(whole)
-            .then(value.cast(pl.Int64, strict=False).cast(pl.String))
-            .otherwise(value.cast(pl.String))
-        )
+def id_text(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """Ids are text: a numeric id from Excel or Parquet becomes `123`, never `123.0`, also
+    beyond the 64-bit range (SPEC §1, decisions I2)."""
+    dtype = frame.schema[column]
     if dtype == pl.String:
         return text(column)
-    return pl.col(column).cast(pl.String)
+    return pl.lit(as_text(frame[column])).alias(column)
+
+
+def label_text(column: str) -> pl.Expr:
+    """Topics, teams and agents: trimmed and NFC-normalised, so `café` typed two ways is one
+    topic (SPEC §6.2); an empty cell is null (D6)."""
+    return text(column).str.normalize("NFC")
+
+
+def refuse_nested(frame: pl.DataFrame, columns: Sequence[str], file: str) -> None:
+    """A column fcrlab reads that holds lists or records (a nested Parquet column) is an error."""
+    for column in columns:
+        if column in frame.columns and frame.schema[column].is_nested():
+            raise InputError(
+                f"holds lists or records ({frame.schema[column]}), not one value per cell",
+                file=file,
+                column=column,
+            )
 
 
 def yes_no(frame: pl.DataFrame, column: str) -> pl.Expr:

@@ -74,6 +74,10 @@ def parse_timestamps(text: pl.Expr, datetime_format: str | None = None) -> tuple
     digits = zone.str.replace_all(r"[^0-9]", "")
     hours = digits.str.slice(0, 2).cast(pl.Int32, strict=False)
     minutes = digits.str.slice(2, 2).cast(pl.Int32, strict=False).fill_null(0)
+    # Decisions I5: a real offset is at most ±18:00 with minutes below 60; anything else makes
+    # the whole value unreadable (the caller reports it).
+    real = (minutes < 60) & (hours * 60 + minutes <= 18 * 60)
+    naive = pl.when(zone.is_null() | (zone.str.to_lowercase() == "z") | real).then(naive)
     offset = (
         pl.when(zone.is_null())
         .then(pl.lit(None, dtype=pl.Int32))

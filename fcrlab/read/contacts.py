@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from fcrlab.errors import InputError
-from fcrlab.params import Params
+from fcrlab.params import CANONICAL_COLUMNS, Params
 from fcrlab.read._columns import (
     FEW_PROBE,
     check,
@@ -23,19 +23,21 @@ from fcrlab.read._columns import (
     exact_copies,
     id_text,
     instants,
+    label_text,
     lower_text,
-    mapped_twice,
+    map_columns,
     number,
+    refuse_nested,
     require,
     text,
-    unknown_source,
     yes_no,
 )
 from fcrlab.read.clock import UTC_TYPE
-from fcrlab.read.files import Loaded, Locator, read_table
+from fcrlab.read.files import Loaded, Locator, expected, read_table
 from fcrlab.speed import beside
 
 __all__ = [
+    "CONTACT_COLUMNS",
     "CONTACT_SCHEMA",
     "Contacts",
     "contacts_from_frame",
@@ -65,6 +67,9 @@ CONTACT_SCHEMA: dict[str, pl.DataType] = {
     "duplicate": pl.Boolean(),
 }
 _REQUIRED = ("contact_id", "customer_id", "started_at")
+# The fcrlab columns a contacts file can have (SPEC §1); `columns:` entries onto others
+# (`visited_at`, `page`) are for the page-view file.
+CONTACT_COLUMNS = tuple(c for c in CANONICAL_COLUMNS if c not in ("visited_at", "page"))
 _IDS = ("contact_id", "customer_id", "agent_id", "conversation_id")
 _BOOLS = ("resolved", "survey_resolved", "online_first")
 _SCORES = {"ces": (1, 7), "csat": (1, 5)}
@@ -115,14 +120,9 @@ def contacts_from_frame(
     if raw.height == 0:
         raise InputError("has a header but no data rows", file=file_label)
     found = tuple(raw.columns)
-    mapping = params.column_map()
-    missing_sources = [theirs for theirs in mapping if theirs not in raw.columns]
-    if missing_sources:
-        raise unknown_source(missing_sources[0], raw.columns, file_label)
-    clashes = [ours for theirs, ours in mapping.items() if ours in raw.columns and ours != theirs]
-    if clashes:
-        raise mapped_twice(clashes[0], file_label)
-    frame = raw.rename(mapping)
+    frame = map_columns(raw, params, CONTACT_COLUMNS, file_label)
+    mapping = {a: b for a, b in params.columns if a in raw.columns and b in CONTACT_COLUMNS}
+    refuse_nested(frame, CONTACT_COLUMNS, file_label)
     if source_rows is None:
         frame = frame.with_row_index("source_row", offset=1)
     else:
@@ -139,7 +139,10 @@ def contacts_from_frame(
 
     for column in _IDS:
         if column in frame.columns:
-            exprs.append(id_text(column, schema[column]).alias(column))
+            value = id_text(frame, column)
+            if column == "agent_id" and schema[column] == pl.String:  # a name: NFC (SPEC §6.2)
+                value = label_text(column)
+            exprs.append(value.alias(column))
             parsed[column] = "id text"
         else:
             exprs.append(pl.lit(defaults.get(column), dtype=pl.String).alias(column))
@@ -153,7 +156,7 @@ def contacts_from_frame(
     else:
         exprs.append(pl.lit(channel_default, dtype=pl.String).alias("channel"))
     for column in ("topic", "team"):
-        value = text(column) if column in frame.columns else pl.lit(None, dtype=pl.String)
+        value = label_text(column) if column in frame.columns else pl.lit(None, dtype=pl.String)
         if column in defaults:
             value = value.fill_null(pl.lit(defaults[column]))
         exprs.append(value.alias(column))
@@ -321,7 +324,7 @@ def _duplicates(frame: pl.DataFrame, canonical: pl.DataFrame, where: Locator) ->
 def load_contacts(path: str | Path, params: Params | None = None) -> Contacts:
     """Read a contacts export (CSV, Parquet, .xlsx or a glob of them) into canonical contacts."""
     params = params or Params()
-    table = read_table(path, params)
+    table = read_table(path, params, expected(params, CONTACT_COLUMNS, _REQUIRED))
     contacts = contacts_from_frame(
         table.frame,
         params,

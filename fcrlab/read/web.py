@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fcrlab.errors import InputError, ParamsError
+from fcrlab.errors import InputError, ParamsError, quote
 from fcrlab.params import Params
 from fcrlab.read._columns import (
     check,
@@ -22,13 +22,14 @@ from fcrlab.read._columns import (
     exact_copies,
     id_text,
     instants,
-    mapped_twice,
+    label_text,
+    map_columns,
+    refuse_nested,
     require,
     text,
-    unknown_source,
 )
 from fcrlab.read.clock import UTC_TYPE
-from fcrlab.read.files import Loaded, Locator, Table, read_table
+from fcrlab.read.files import Loaded, Locator, Table, expected, read_table
 
 __all__ = [
     "VISIT_SCHEMA",
@@ -48,27 +49,11 @@ VISIT_SCHEMA: dict[str, pl.DataType] = {
     "duplicate": pl.Boolean(),
 }
 _REQUIRED = ("customer_id", "visited_at", "page")
-_WEB_ONLY = ("visited_at", "page")  # targets of `columns:` that only a visits file can have
 
 
 @dataclasses.dataclass(frozen=True)
 class WebVisits(Loaded):
     """Page views as read: the canonical frame and where it came from."""
-
-
-def _mapping_for(raw: pl.DataFrame, params: Params, file_label: str) -> dict[str, str]:
-    """The `columns:` entries that apply to this file. One parameters file drives contacts and
-    visits, so an entry for a contacts column that is not here is not an error; an entry onto
-    `visited_at` or `page` naming a column that is missing is."""
-    mapping: dict[str, str] = {}
-    for theirs, ours in params.column_map().items():
-        if theirs in raw.columns:
-            if ours in raw.columns and ours != theirs:
-                raise mapped_twice(ours, file_label)
-            mapping[theirs] = ours
-        elif ours in _WEB_ONLY:
-            raise unknown_source(theirs, raw.columns, file_label)
-    return mapping
 
 
 def web_visits_from_frame(
@@ -80,7 +65,8 @@ def web_visits_from_frame(
     where, file_label = origin.locator(), origin.label
     if raw.height == 0:
         raise InputError("has a header but no data rows", file=file_label)
-    frame = raw.rename(_mapping_for(raw, params, file_label))
+    frame = map_columns(raw, params, _REQUIRED, file_label)
+    refuse_nested(frame, _REQUIRED, file_label)
     require(_REQUIRED, frame.columns, raw.columns, file_label)
     raw_columns = list(frame.columns)
     frame = frame.with_row_index("source_row", offset=1).with_columns(
@@ -89,7 +75,7 @@ def web_visits_from_frame(
     visited, _ = instants(frame, "visited_at", params)
     canonical = frame.select(
         "source_row",
-        customer_id=id_text("customer_id", frame.schema["customer_id"]),
+        customer_id=id_text(frame, "customer_id"),
         visited_at=pl.lit(visited),
         page=text("page"),
     )
@@ -110,7 +96,7 @@ def web_visits_from_frame(
 def load_web_visits(path: str | Path, params: Params | None = None) -> WebVisits:
     """Read page views (CSV, Parquet, .xlsx or a glob of them) into canonical web visits."""
     params = params or Params()
-    table = read_table(path, params)
+    table = read_table(path, params, expected(params, _REQUIRED, _REQUIRED))
     return web_visits_from_frame(table.frame, params, origin=table)
 
 
@@ -145,14 +131,13 @@ def load_page_topics(
         where = Locator([label], [raw.height], label)
     else:
         table = read_table(str(source), params)
-        label = table.files[0] if len(table.files) == 1 else table.source
-        raw = table.frame.rename(
-            {a: b for a, b in params.column_map().items() if a in table.frame.columns}
-        )
-        where = Locator(table.files, table.rows_per_file, table.source)
-        require(("page", "topic"), raw.columns, raw.columns, label)
+        label = table.label
+        raw = map_columns(table.frame, params, ("page", "topic"), label)
+        where = table.locator()
+        require(("page", "topic"), raw.columns, table.frame.columns, label)
+    # NFC like the contacts' topics (SPEC §6.8 item 11), so a topic typed two ways still matches.
     frame = raw.with_row_index("source_row", offset=1).with_columns(
-        pl.col("source_row").cast(pl.Int64), page=text("page"), topic=text("topic")
+        pl.col("source_row").cast(pl.Int64), page=label_text("page"), topic=label_text("topic")
     )
     both = frame.with_columns(__raw_page=raw["page"].cast(pl.String))
     check(both, pl.col("page").is_null(), "__raw_page", "empty page", "page", where)
@@ -168,7 +153,7 @@ def load_page_topics(
     if conflicts.height:
         first = conflicts.row(0, named=True)
         where.raise_for(
-            f"page {first['page']!r} is mapped to different topics (one topic per page)",
+            f"page {quote(first['page'])} is mapped to different topics (one topic per page)",
             "topic",
             sorted(first["source_row"]),
             sorted(set(first["topic"])),
